@@ -1,0 +1,1 @@
+"""Safeguarding escalation assistant: procedures, records, nudges and channels around a Rasa bot."""

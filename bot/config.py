@@ -1,0 +1,112 @@
+"""The one place that reads the environment.
+
+Every setting has a default that runs the assistant on embedded defaults (SQLite files under
+``var/``, no channel tokens). ``Settings.from_env()`` is called by entry points, never at import.
+The README's "Settings" table lists the same names and defaults; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Mapping
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has a value the assistant cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What the processes of the assistant are configured with."""
+
+    var_dir: Path = PROJECT_ROOT / "var"
+    packs_dir: Path = PROJECT_ROOT / "bot" / "procedures" / "packs"
+    rasa_host: str = "127.0.0.1"
+    rasa_port: int = 5005
+    actions_host: str = "127.0.0.1"
+    actions_port: int = 5055
+    tracker_store_url: str = ""
+    frozen_now: datetime | None = None
+    triage_min_confidence: float = 0.55
+    triage_min_margin: float = 0.2
+    risk_alert_confidence: float = 0.2
+    log_level: str = "INFO"
+
+    @property
+    def action_endpoint_url(self) -> str:
+        return f"http://{self.actions_host}:{self.actions_port}/webhook"
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://{self.rasa_host}:{self.rasa_port}"
+
+    @property
+    def effective_tracker_store_url(self) -> str:
+        """Rasa's conversation store: the setting, else a SQLite file under ``var/``."""
+        return self.tracker_store_url or f"sqlite:///{self.var_dir / 'conversations.db'}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build settings from ``environ`` (default: ``os.environ``), refusing unusable values."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def text(name: str, default: str) -> str:
+            value = env.get(name, "").strip()
+            return value or default
+
+        def number(name: str, default: float, kind: type) -> float | int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                return kind(raw)
+            except ValueError:
+                raise SettingsError(
+                    f"{name}={raw!r} is not a {kind.__name__}; unset it to use {default}."
+                ) from None
+
+        def fraction(name: str, default: float) -> float:
+            value = float(number(name, default, float))
+            if not 0.0 <= value <= 1.0:
+                raise SettingsError(f"{name} must be between 0 and 1, not {value}.")
+            return value
+
+        frozen_raw = env.get("BOT_NOW", "").strip()
+        frozen_now = None
+        if frozen_raw:
+            try:
+                frozen_now = datetime.fromisoformat(frozen_raw)
+            except ValueError:
+                raise SettingsError(
+                    f"BOT_NOW={frozen_raw!r} is not an ISO 8601 date and time, "
+                    "for example 2026-12-23T10:00:00+00:00."
+                ) from None
+            if frozen_now.tzinfo is None:
+                raise SettingsError(
+                    "BOT_NOW needs a UTC offset, for example 2026-12-23T10:00:00+00:00."
+                )
+
+        return cls(
+            var_dir=Path(text("BOT_VAR_DIR", str(defaults.var_dir))).resolve(),
+            packs_dir=Path(text("BOT_PACKS_DIR", str(defaults.packs_dir))).resolve(),
+            rasa_host=text("BOT_RASA_HOST", defaults.rasa_host),
+            rasa_port=int(number("BOT_RASA_PORT", defaults.rasa_port, int)),
+            actions_host=text("BOT_ACTIONS_HOST", defaults.actions_host),
+            actions_port=int(number("BOT_ACTIONS_PORT", defaults.actions_port, int)),
+            tracker_store_url=text("BOT_TRACKER_STORE_URL", ""),
+            frozen_now=frozen_now,
+            triage_min_confidence=fraction(
+                "BOT_TRIAGE_MIN_CONFIDENCE", defaults.triage_min_confidence
+            ),
+            triage_min_margin=fraction("BOT_TRIAGE_MIN_MARGIN", defaults.triage_min_margin),
+            risk_alert_confidence=fraction(
+                "BOT_RISK_ALERT_CONFIDENCE", defaults.risk_alert_confidence
+            ),
+            log_level=text("BOT_LOG_LEVEL", defaults.log_level).upper(),
+        )
