@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from pathlib import Path
 from typing import Iterator, Mapping
 
@@ -88,12 +89,40 @@ class Library:
     def get(self, partnership: str | None) -> Pack | None:
         return self.packs.get(partnership) if partnership else None
 
+    def find(self, text: str, subject: str | None = None) -> list[str]:
+        """Ids of the partnerships that ``text`` names (an id, a name or an alias), narrowed to
+        those covering ``subject`` when that leaves any. "Bury" names two; "Bury" about a child
+        names one."""
+        wanted = _normalise(text)
+        if not wanted:
+            return []
+        names = {pack.id: {_normalise(n) for n in (pack.id, pack.name, pack.short_name, *pack.aliases)} for pack in self}
+        found = [pid for pid, known in names.items() if wanted in known]
+        if not found:
+            # The longest name contained in the text, e.g. "we're in warrington adults".
+            best = max(
+                ((len(name), pid) for pid, known in names.items() for name in known if re.search(rf"\b{re.escape(name)}\b", wanted)),
+                default=None,
+            )
+            if best is not None:
+                found = [pid for pid, known in names.items() if any(len(n) == best[0] and re.search(rf"\b{re.escape(n)}\b", wanted) for n in known)]
+        if subject and len(found) > 1:
+            covering = [pid for pid in found if subject in {s.value for s in self.packs[pid].covers}]
+            found = covering or found
+        return found
+
     def __getitem__(self, partnership: str) -> Pack:
         try:
             return self.packs[partnership]
         except KeyError:
             known = ", ".join(sorted(self.packs))
             raise KeyError(f"no partnership '{partnership}'; known: {known}") from None
+
+
+def _normalise(text: str) -> str:
+    text = text.lower().replace("’", "'").replace("&", " and ")
+    text = re.sub(r"[^a-z0-9' -]+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def load_library(directory: Path) -> Library:

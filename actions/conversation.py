@@ -1,0 +1,91 @@
+"""The actions of a conversation about a worry: triage, the stage walk, questions."""
+
+from __future__ import annotations
+
+from typing import Text
+
+from rasa_sdk import Tracker
+
+from actions.base import AssistantAction
+from bot.dialogue import Assistant, State, Turn
+
+
+class ActionTriage(AssistantAction):
+    """A message that may state a worry: route it (immediate risk first) or ask which."""
+
+    def name(self) -> Text:
+        return "action_triage"
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        message = tracker.latest_message or {}
+        return helper.triage(state, message.get("intent"), message.get("intent_ranking") or [])
+
+
+class ActionContinue(AssistantAction):
+    """A partnership or subject was given: carry on with the conversation's route."""
+
+    def name(self) -> Text:
+        return "action_continue"
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        return helper.proceed(state)
+
+
+class ActionNextStage(AssistantAction):
+    """'Not resolved' or 'what next': the next stage of the partnership's procedure."""
+
+    def name(self) -> Text:
+        return "action_next_stage"
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        return helper.next_stage(state)
+
+
+class ActionStageResolved(AssistantAction):
+    """The disagreement was resolved: what to record."""
+
+    def name(self) -> Text:
+        return "action_stage_resolved"
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        return helper.resolved(state)
+
+
+class ActionSetReviewDate(AssistantAction):
+    """The practitioner gives the review date they agreed."""
+
+    def name(self) -> Text:
+        return "action_set_review_date"
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        return helper.review_date(state, (tracker.latest_message or {}).get("text") or "")
+
+
+class ActionProcedureOverview(AssistantAction):
+    """A question about the procedure: its stages and timescales."""
+
+    def name(self) -> Text:
+        return "action_procedure_overview"
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        return helper.overview(state)
+
+
+class ActionOutOfScope(AssistantAction):
+    """Not something the assistant does: say what it is for."""
+
+    def name(self) -> Text:
+        return "action_out_of_scope"
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        return helper.out_of_scope(state)
+
+
+class ActionStartOver(AssistantAction):
+    """Forget the current worry (the partnership is kept)."""
+
+    def name(self) -> Text:
+        return "action_start_over"
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        return helper.start_over(state)

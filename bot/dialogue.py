@@ -1,0 +1,432 @@
+"""The assistant's turn logic, free of Rasa: from the conversation's slots to replies and slot
+changes. Custom actions (``actions/``) are glue around these methods.
+
+A reply names a domain response and passes it variables composed from the pack; the wording of
+each response is in the domain, the facts are in the packs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import date, datetime
+from typing import Any, Iterable, Mapping
+
+from bot.clock import Clock
+from bot.nlp.dates import PastDate, parse_review_date
+from bot.procedures import guidance
+from bot.procedures.loader import Library
+from bot.procedures.schema import Pack, Subject
+from bot.procedures.timescales import DueBasis, calendar_for
+from bot.triage import (
+    CONDUCT,
+    DISAGREEMENT,
+    IMMEDIATE_RISK,
+    INTENT_OF_ROUTE,
+    OTHER,
+    Thresholds,
+    triage,
+)
+
+# Slot names (the domain declares the same).
+ROUTE = "route"
+PARTNERSHIP = "partnership"
+PARTNERSHIP_OPTIONS = "partnership_options"
+SUBJECT = "subject"
+STAGE = "stage"
+STAGE_STARTED_AT = "stage_started_at"
+ESCALATION_STARTED_AT = "escalation_started_at"
+REVIEW_DATE = "review_date"
+AWAITING = "awaiting"
+
+# What the assistant last asked for (slot AWAITING).
+AWAITING_PARTNERSHIP = "partnership"
+AWAITING_SUBJECT = "subject"
+AWAITING_REVIEW_DATE = "review_date"
+AWAITING_ROUTE = "route"
+AWAITING_OVERVIEW = "overview"
+
+ROUTE_BUTTON_TITLES = {
+    IMMEDIATE_RISK: "Someone may be in danger now",
+    DISAGREEMENT: "I disagree with another agency's decision",
+    CONDUCT: "A professional's behaviour or conduct",
+}
+SUBJECT_BUTTON_TITLES = {Subject.CHILDREN.value: "A child", Subject.ADULTS.value: "An adult"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """One message: a domain response, its variables and any buttons."""
+
+    response: str
+    variables: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    buttons: tuple[Mapping[str, str], ...] = ()
+
+
+@dataclasses.dataclass
+class Turn:
+    """What an action does: messages to send and slots to set (None clears a slot)."""
+
+    replies: list[Reply] = dataclasses.field(default_factory=list)
+    slots: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def say(self, response: str, buttons: Iterable[Mapping[str, str]] = (), **variables: str) -> None:
+        self.replies.append(Reply(response, variables, tuple(buttons)))
+
+
+@dataclasses.dataclass(frozen=True)
+class State:
+    """The slots the turn logic reads."""
+
+    route: str | None = None
+    partnership: str | None = None
+    partnership_options: tuple[str, ...] = ()
+    subject: str | None = None
+    stage: int | None = None
+    stage_started_at: datetime | None = None
+    escalation_started_at: datetime | None = None
+    review_date: date | None = None
+    awaiting: str | None = None
+
+    @classmethod
+    def from_slots(cls, slots: Mapping[str, Any]) -> "State":
+        """Read slots as Rasa stores them (text, numbers, lists), ignoring unusable values."""
+
+        def moment(name: str) -> datetime | None:
+            try:
+                value = datetime.fromisoformat(slots.get(name) or "")
+            except (TypeError, ValueError):
+                return None
+            return value if value.tzinfo else None
+
+        def day(name: str) -> date | None:
+            try:
+                return date.fromisoformat(slots.get(name) or "")
+            except (TypeError, ValueError):
+                return None
+
+        stage = slots.get(STAGE)
+        options = slots.get(PARTNERSHIP_OPTIONS) or ()
+        return cls(
+            route=slots.get(ROUTE),
+            partnership=slots.get(PARTNERSHIP),
+            partnership_options=tuple(o for o in options if isinstance(o, str)),
+            subject=slots.get(SUBJECT),
+            stage=int(stage) if isinstance(stage, (int, float)) and stage >= 0 else None,
+            stage_started_at=moment(STAGE_STARTED_AT),
+            escalation_started_at=moment(ESCALATION_STARTED_AT),
+            review_date=day(REVIEW_DATE),
+            awaiting=slots.get(AWAITING),
+        )
+
+
+def payload(intent: str, **entities: str) -> str:
+    """A button payload that Rasa reads as an intent with entities (no NLU involved)."""
+    return f"/{intent}{json.dumps(entities)}" if entities else f"/{intent}"
+
+
+class Assistant:
+    """The turn logic over the procedure library, with an injected clock."""
+
+    def __init__(self, library: Library, clock: Clock, thresholds: Thresholds) -> None:
+        self.library = library
+        self.clock = clock
+        self.thresholds = thresholds
+
+    # Triage -------------------------------------------------------------------------------
+
+    def triage(self, state: State, intent: Mapping | None, ranking: Iterable[Mapping]) -> Turn:
+        """A message that may state a worry: set the route and answer it, or ask which."""
+        decision = triage(intent, ranking, self.thresholds)
+        turn = Turn()
+        if decision.route != OTHER or state.route is None:
+            turn.slots[ROUTE] = decision.route
+        if not decision.confident and decision.options:
+            if decision.risk_alert:
+                self._say_emergency_first(turn, state)
+            turn.say(
+                "utter_ask_route",
+                buttons=[
+                    {"title": ROUTE_BUTTON_TITLES[route], "payload": payload(INTENT_OF_ROUTE[route])}
+                    for route in decision.options
+                ]
+                + [{"title": "Something else", "payload": payload("help")}],
+            )
+            turn.slots[AWAITING] = AWAITING_ROUTE
+            return turn
+        if decision.route == OTHER:
+            turn.say("utter_not_understood")
+            return turn
+        if decision.risk_alert and decision.route != IMMEDIATE_RISK:
+            self._say_emergency_first(turn, state)
+        state = dataclasses.replace(state, route=decision.route)
+        return self._answer_route(state, turn)
+
+    def out_of_scope(self, state: State) -> Turn:
+        turn = Turn()
+        if state.route is None:
+            turn.slots[ROUTE] = OTHER
+        turn.say("utter_out_of_scope")
+        return turn
+
+    # Continuing after the assistant asked something -----------------------------------------
+
+    def proceed(self, state: State) -> Turn:
+        """Carry on with the conversation's route once a partnership or subject is given."""
+        turn = Turn()
+        if state.awaiting == AWAITING_OVERVIEW and state.route in (None, OTHER):
+            return self._overview(state, turn)
+        if state.route in (DISAGREEMENT, CONDUCT, IMMEDIATE_RISK):
+            return self._answer_route(state, turn)
+        pack = self.library.get(state.partnership)
+        if pack is None:
+            return self._ask_partnership(state, turn)
+        turn.slots[AWAITING] = None
+        turn.say("utter_partnership_set", partnership=pack.name)
+        return turn
+
+    def _answer_route(self, state: State, turn: Turn) -> Turn:
+        if state.route == IMMEDIATE_RISK:
+            return self._immediate_risk(state, turn)
+        if state.route == CONDUCT:
+            return self._conduct(state, turn)
+        return self._disagreement(state, turn)
+
+    # Immediate risk and conduct -------------------------------------------------------------
+
+    def _immediate_risk(self, state: State, turn: Turn) -> Turn:
+        pack = self.library.get(state.partnership)
+        lines = guidance.immediate_risk_lines(self.library, pack, state.subject)
+        turn.say(
+            "utter_immediate_risk",
+            lines=guidance.bullets(line.text for line in lines),
+            sources="\n".join(dict.fromkeys(line.cited for line in lines)),
+        )
+        turn.slots[AWAITING] = None
+        if state.stage is not None and pack is not None:
+            turn.say("utter_walk_paused", stage_title=pack.stage(state.stage).title)
+        return turn
+
+    def _say_emergency_first(self, turn: Turn, state: State) -> None:
+        lines = guidance.immediate_risk_lines(
+            self.library, self.library.get(state.partnership), state.subject
+        )
+        turn.say("utter_emergency_first", emergency=lines[0].text)
+
+    def _conduct(self, state: State, turn: Turn) -> Turn:
+        pack = self.library.get(state.partnership)
+        subject = state.subject
+        if subject is None and pack is not None and len(pack.covers) == 1:
+            subject = pack.covers[0].value
+        if subject is None:
+            turn.slots[AWAITING] = AWAITING_SUBJECT
+            turn.say(
+                "utter_ask_subject",
+                buttons=[
+                    {"title": title, "payload": payload("inform_subject", subject=value)}
+                    for value, title in SUBJECT_BUTTON_TITLES.items()
+                ],
+            )
+            return turn
+        lines = guidance.conduct_lines(self.library, pack, subject)
+        turn.say(
+            "utter_conduct",
+            lines=guidance.bullets(line.text for line in lines),
+            sources="\n".join(dict.fromkeys(line.cited for line in lines)),
+        )
+        if pack is None:
+            return self._ask_partnership(state, turn, response="utter_ask_partnership_for_contacts")
+        contacts = guidance.contact_lines(pack)
+        if contacts:
+            turn.say("utter_partnership_contacts", partnership=pack.name, contacts=guidance.bullets(contacts))
+        turn.slots[AWAITING] = None
+        return turn
+
+    # The stage walk -------------------------------------------------------------------------
+
+    def _disagreement(self, state: State, turn: Turn) -> Turn:
+        pack = self.library.get(state.partnership)
+        if pack is None:
+            return self._ask_partnership(state, turn)
+        if state.subject and Subject(state.subject) not in pack.covers:
+            turn.say(
+                "utter_partnership_does_not_cover",
+                partnership=pack.name,
+                covers=" and ".join(s.value for s in pack.covers),
+                subject=state.subject,
+            )
+        if state.stage is None:
+            return self._start_stage(pack, 0, state, turn, first=True)
+        return self._explain_stage(pack, state, turn)
+
+    def next_stage(self, state: State) -> Turn:
+        """'Not resolved' or 'what next': move to the next stage, up to the final body."""
+        turn = Turn()
+        pack = self.library.get(state.partnership)
+        if state.stage is None:
+            if state.route in (None, DISAGREEMENT, OTHER):
+                turn.slots[ROUTE] = DISAGREEMENT
+                return self._disagreement(dataclasses.replace(state, route=DISAGREEMENT), turn)
+            return self._answer_route(state, turn)
+        if pack is None:
+            return self._ask_partnership(state, turn)
+        if state.stage >= len(pack.stages) - 1:
+            stage = pack.stage(len(pack.stages) - 1)
+            body = pack.final_body
+            turn.say(
+                "utter_final_stage_reached",
+                stage_title=stage.title,
+                partnership=pack.short_name,
+                final_body=body.name,
+                decides=body.decides,
+                sources=guidance.citation(pack, [body.source]),
+            )
+            return turn
+        return self._start_stage(pack, state.stage + 1, state, turn, first=False)
+
+    def _start_stage(self, pack: Pack, index: int, state: State, turn: Turn, *, first: bool) -> Turn:
+        now = self.clock()
+        turn.slots.update(
+            {
+                ROUTE: DISAGREEMENT,
+                STAGE: float(index),
+                STAGE_STARTED_AT: now.isoformat(),
+                REVIEW_DATE: None,
+            }
+        )
+        escalation_started_at = state.escalation_started_at
+        if first or escalation_started_at is None:
+            escalation_started_at = now
+            turn.slots[ESCALATION_STARTED_AT] = now.isoformat()
+        state = dataclasses.replace(
+            state,
+            route=DISAGREEMENT,
+            stage=index,
+            stage_started_at=now,
+            escalation_started_at=escalation_started_at,
+            review_date=None,
+        )
+        return self._explain_stage(pack, state, turn)
+
+    def _explain_stage(self, pack: Pack, state: State, turn: Turn) -> Turn:
+        stage_guidance = guidance.stage_guidance(
+            pack,
+            state.stage,
+            stage_started_at=state.stage_started_at or self.clock(),
+            escalation_started_at=state.escalation_started_at,
+            agreed_review_on=state.review_date,
+        )
+        variables = {
+            field.name: getattr(stage_guidance, field.name)
+            for field in dataclasses.fields(stage_guidance)
+            if isinstance(getattr(stage_guidance, field.name), str)
+        }
+        turn.say("utter_stage", **variables)
+        if stage_guidance.needs_review_date:
+            turn.slots[AWAITING] = AWAITING_REVIEW_DATE
+            turn.say("utter_ask_review_date")
+        else:
+            turn.slots[AWAITING] = None
+        return turn
+
+    def resolved(self, state: State) -> Turn:
+        """The disagreement was resolved: what to record, from the pack."""
+        turn = Turn()
+        pack = self.library.get(state.partnership)
+        if pack is None or state.stage is None:
+            turn.say("utter_resolved_no_walk")
+            return turn
+        facts = list(pack.record_keeping) or list(pack.stage(state.stage).record)
+        turn.say(
+            "utter_resolved",
+            stage_title=pack.stage(state.stage).title,
+            record=guidance.bullets(fact.text for fact in facts),
+            sources=guidance.citation(pack, [fact.source for fact in facts]),
+        )
+        turn.slots.update({STAGE: None, STAGE_STARTED_AT: None, REVIEW_DATE: None, AWAITING: None})
+        return turn
+
+    def review_date(self, state: State, text: str) -> Turn:
+        """The practitioner gives the review date they agreed; it becomes the due date."""
+        turn = Turn()
+        pack = self.library.get(state.partnership)
+        today = self.clock().date()
+        calendar = calendar_for(pack.bank_holidays) if pack else None
+        try:
+            agreed = parse_review_date(text, today, calendar)
+        except PastDate as past:
+            turn.say("utter_review_date_past", date=guidance.format_date(past.day))
+            return turn
+        if agreed is None:
+            turn.say("utter_ask_review_date_again")
+            return turn
+        turn.slots[REVIEW_DATE] = agreed.isoformat()
+        turn.slots[AWAITING] = None
+        if pack is None or state.stage is None:
+            turn.say("utter_review_date_noted", date=guidance.format_date(agreed), stage_title="this stage")
+            return turn
+        due = guidance.stage_guidance(
+            pack,
+            state.stage,
+            stage_started_at=state.stage_started_at or self.clock(),
+            escalation_started_at=state.escalation_started_at,
+            agreed_review_on=agreed,
+        ).due
+        turn.say(
+            "utter_review_date_noted",
+            date=guidance.format_date(agreed),
+            stage_title=pack.stage(state.stage).title,
+        )
+        if due.on is not None and due.on < agreed and due.basis is not DueBasis.AGREED_REVIEW:
+            turn.say("utter_review_date_later_than_procedure", due=guidance.format_date(due.on))
+        if calendar and not calendar.is_working_day(agreed):
+            turn.say("utter_review_date_not_working_day")
+        return turn
+
+    # Questions and housekeeping -------------------------------------------------------------
+
+    def overview(self, state: State) -> Turn:
+        return self._overview(state, Turn())
+
+    def _overview(self, state: State, turn: Turn) -> Turn:
+        pack = self.library.get(state.partnership)
+        if pack is None:
+            return self._ask_partnership(state, turn, awaiting=AWAITING_OVERVIEW)
+        stages, sources = guidance.overview(pack)
+        turn.slots[AWAITING] = None
+        turn.say("utter_overview", partnership=pack.name, stages=stages, sources=sources)
+        return turn
+
+    def start_over(self, state: State) -> Turn:
+        turn = Turn()
+        for slot in (ROUTE, SUBJECT, STAGE, STAGE_STARTED_AT, ESCALATION_STARTED_AT, REVIEW_DATE, AWAITING, PARTNERSHIP_OPTIONS):
+            turn.slots[slot] = None
+        turn.say("utter_start_over")
+        return turn
+
+    def _ask_partnership(
+        self,
+        state: State,
+        turn: Turn,
+        *,
+        response: str = "utter_ask_partnership",
+        awaiting: str = AWAITING_PARTNERSHIP,
+    ) -> Turn:
+        packs = [self.library[p] for p in state.partnership_options if p in self.library]
+        if len(packs) > 1 and response == "utter_ask_partnership":
+            response = "utter_ask_which_partnership"
+        if not packs:
+            packs = [
+                pack
+                for pack in self.library
+                if state.subject is None or Subject(state.subject) in pack.covers
+            ]
+        turn.slots[AWAITING] = awaiting
+        turn.say(
+            response,
+            buttons=[
+                {"title": pack.short_name, "payload": payload("choose_partnership", partnership=pack.id)}
+                for pack in packs
+            ],
+        )
+        return turn

@@ -1,0 +1,42 @@
+"""Shared fixtures: the real packs, a frozen clock in Europe/London."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bot.clock import LONDON
+from bot.config import PROJECT_ROOT
+from bot.procedures.loader import Library, load_library
+
+PACKS_DIR = PROJECT_ROOT / "bot" / "procedures" / "packs"
+SEEDS_DIR = PROJECT_ROOT.parent / "shared" / "seeds"
+PARTNERSHIPS = [
+    "bury-adults",
+    "bury-children",
+    "warrington-adults",
+    "cambs-peterborough-adults",
+    "south-tyneside",
+]
+
+
+def london(*parts: int) -> datetime:
+    """An aware Europe/London datetime: london(2026, 12, 24, 9, 30)."""
+    return datetime(*parts, tzinfo=LONDON)
+
+
+@pytest.fixture(scope="session")
+def library() -> Library:
+    return load_library(PACKS_DIR)
+
+
+@pytest.fixture
+def packs_copy(tmp_path: Path) -> Path:
+    """A writable copy of the packs directory, for breaking a pack on purpose."""
+    target = tmp_path / "packs"
+    target.mkdir()
+    for path in PACKS_DIR.glob("*.yml"):
+        (target / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return target

@@ -1,0 +1,213 @@
+"""The turn logic: replies and slot changes for each route, partnership and stage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.clock import frozen_clock
+from bot.dialogue import Assistant, State
+from bot.triage import Thresholds
+from tests.conftest import PARTNERSHIPS, london
+
+NOW = london(2026, 11, 23, 10)  # Monday
+
+
+@pytest.fixture
+def assistant(library) -> Assistant:
+    return Assistant(library, frozen_clock(NOW), Thresholds())
+
+
+def sure(intent: str, confidence: float = 0.95):
+    top = {"name": intent, "confidence": confidence}
+    return top, [top, {"name": "out_of_scope", "confidence": (1 - confidence) / 2}]
+
+
+def responses(turn) -> list[str]:
+    return [reply.response for reply in turn.replies]
+
+
+def test_a_disagreement_without_partnership_asks_with_buttons(assistant):
+    turn = assistant.triage(State(), *sure("professional_disagreement"))
+    assert turn.slots["route"] == "disagreement"
+    assert responses(turn) == ["utter_ask_partnership"]
+    payloads = [button["payload"] for button in turn.replies[0].buttons]
+    assert payloads == [
+        '/choose_partnership{"partnership": "%s"}' % pid for pid in sorted(PARTNERSHIPS)
+    ]
+    assert turn.slots["awaiting"] == "partnership"
+
+
+def test_partnership_buttons_are_narrowed_by_subject(assistant):
+    turn = assistant.triage(State(subject="children"), *sure("professional_disagreement"))
+    titles = [button["title"] for button in turn.replies[0].buttons]
+    assert titles == ["Bury children", "South Tyneside"]
+    ambiguous = assistant.proceed(State(route="disagreement", partnership_options=("bury-adults", "bury-children")))
+    assert responses(ambiguous) == ["utter_ask_which_partnership"]
+    assert [b["title"] for b in ambiguous.replies[0].buttons] == ["Bury adults", "Bury children"]
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_a_disagreement_walks_every_stage_to_the_final_body(assistant, library, partnership):
+    pack = library[partnership]
+    state = State(route="disagreement", partnership=partnership)
+    turn = assistant.proceed(state)
+    assert turn.slots["stage"] == 0.0
+    assert turn.slots["stage_started_at"] == NOW.isoformat()
+    assert turn.replies[0].response == "utter_stage"
+    assert turn.replies[0].variables["stage_title"] == pack.stages[0].title
+    for index in range(1, len(pack.stages)):
+        state = State.from_slots({**_slots(state), **turn.slots})
+        turn = assistant.next_stage(state)
+        assert turn.slots["stage"] == float(index)
+        stage_reply = turn.replies[0]
+        assert stage_reply.variables["stage_title"] == pack.stages[index].title
+        assert pack.stages[index].source.section in stage_reply.variables["sources"]
+    assert "This is the final stage" in turn.replies[0].variables["next_step"]
+    state = State.from_slots({**_slots(state), **turn.slots})
+    beyond = assistant.next_stage(state)
+    assert responses(beyond) == ["utter_final_stage_reached"]
+    assert beyond.replies[0].variables["final_body"] == pack.final_body.name
+    assert "stage" not in beyond.slots
+
+
+def _slots(state: State) -> dict:
+    return {
+        "route": state.route,
+        "partnership": state.partnership,
+        "subject": state.subject,
+        "stage": state.stage,
+        "stage_started_at": state.stage_started_at.isoformat() if state.stage_started_at else None,
+        "escalation_started_at": state.escalation_started_at.isoformat() if state.escalation_started_at else None,
+        "review_date": state.review_date.isoformat() if state.review_date else None,
+    }
+
+
+def test_no_timescale_asks_for_the_review_date_which_becomes_due(assistant):
+    turn = assistant.proceed(State(route="disagreement", partnership="warrington-adults"))
+    assert responses(turn) == ["utter_stage", "utter_ask_review_date"]
+    assert turn.slots["awaiting"] == "review_date"
+    state = State.from_slots({"route": "disagreement", "partnership": "warrington-adults", **turn.slots})
+    noted = assistant.review_date(state, "we agreed to review on friday")
+    assert noted.slots["review_date"] == "2026-11-27"
+    assert responses(noted) == ["utter_review_date_noted"]
+    assert noted.replies[0].variables["date"] == "Fri 27 Nov 2026"
+
+
+def test_a_review_date_in_the_past_or_unreadable_is_asked_again(assistant):
+    state = State(route="disagreement", partnership="bury-adults", stage=0, stage_started_at=NOW)
+    assert responses(assistant.review_date(state, "20/11/2026")) == ["utter_review_date_past"]
+    assert responses(assistant.review_date(state, "soonish")) == ["utter_ask_review_date_again"]
+    weekend = assistant.review_date(state, "saturday")
+    assert responses(weekend) == ["utter_review_date_noted", "utter_review_date_not_working_day"]
+
+
+def test_a_review_date_after_the_procedures_own_date_is_flagged(assistant):
+    state = State(route="disagreement", partnership="south-tyneside", stage=1, stage_started_at=NOW, escalation_started_at=NOW)
+    turn = assistant.review_date(state, "4/12")
+    assert responses(turn) == ["utter_review_date_noted", "utter_review_date_later_than_procedure"]
+    assert turn.replies[1].variables["due"] == "Tue 24 Nov 2026"
+
+
+def test_immediate_risk_comes_first_and_needs_no_partnership(assistant):
+    turn = assistant.triage(State(), *sure("immediate_risk", 0.9))
+    assert turn.slots["route"] == "immediate_risk"
+    assert responses(turn) == ["utter_immediate_risk"]
+    assert turn.replies[0].variables["lines"].startswith("• If anyone is in immediate danger, call the police on 999 now.")
+
+
+def test_immediate_risk_mid_walk_keeps_the_stage(assistant):
+    state = State(route="disagreement", partnership="bury-children", stage=1, stage_started_at=NOW, escalation_started_at=NOW)
+    turn = assistant.triage(state, *sure("immediate_risk", 0.51))
+    assert responses(turn) == ["utter_immediate_risk", "utter_walk_paused"]
+    assert "MASH" in turn.replies[0].variables["lines"]
+    assert "stage" not in turn.slots
+    assert turn.replies[1].variables["stage_title"] == "Level 2: Line Manager to Line Manager"
+
+
+def test_conduct_asks_child_or_adult_then_answers(assistant):
+    turn = assistant.triage(State(), *sure("conduct_concern"))
+    assert turn.slots["route"] == "conduct"
+    assert responses(turn) == ["utter_ask_subject"]
+    assert [b["payload"] for b in turn.replies[0].buttons] == [
+        '/inform_subject{"subject": "children"}',
+        '/inform_subject{"subject": "adults"}',
+    ]
+    child = assistant.proceed(State(route="conduct", subject="children"))
+    assert responses(child) == ["utter_conduct", "utter_ask_partnership_for_contacts"]
+    assert "LADO" in child.replies[0].variables["lines"]
+
+
+def test_conduct_for_an_adults_partnership_needs_no_question(assistant):
+    turn = assistant.triage(State(partnership="bury-adults"), *sure("conduct_concern"))
+    assert responses(turn) == ["utter_conduct", "utter_partnership_contacts"]
+    assert "PIPOT" in turn.replies[0].variables["lines"]
+    assert "BSP@bury.gov.uk" in turn.replies[1].variables["contacts"]
+
+
+def test_unsure_asks_one_clarifying_question(assistant):
+    ranking = [
+        {"name": "professional_disagreement", "confidence": 0.45},
+        {"name": "conduct_concern", "confidence": 0.4},
+        {"name": "immediate_risk", "confidence": 0.1},
+    ]
+    turn = assistant.triage(State(), ranking[0], ranking)
+    assert responses(turn) == ["utter_ask_route"]
+    payloads = [b["payload"] for b in turn.replies[0].buttons]
+    assert payloads == ["/professional_disagreement", "/conduct_concern", "/immediate_risk", "/help"]
+    assert turn.slots["route"] == "disagreement"
+
+
+def test_unsure_with_plausible_risk_says_999_before_asking(assistant):
+    ranking = [
+        {"name": "professional_disagreement", "confidence": 0.4},
+        {"name": "immediate_risk", "confidence": 0.35},
+    ]
+    turn = assistant.triage(State(), ranking[0], ranking)
+    assert responses(turn) == ["utter_emergency_first", "utter_ask_route"]
+    assert "999" in turn.replies[0].variables["emergency"]
+
+
+def test_resolved_says_what_to_record(assistant, library):
+    state = State(route="disagreement", partnership="cambs-peterborough-adults", stage=1, stage_started_at=NOW)
+    turn = assistant.resolved(state)
+    assert responses(turn) == ["utter_resolved"]
+    assert library["cambs-peterborough-adults"].record_keeping[0].text in turn.replies[0].variables["record"]
+    assert turn.slots["stage"] is None
+
+
+def test_overview_asks_for_the_partnership_first(assistant):
+    turn = assistant.overview(State())
+    assert responses(turn) == ["utter_ask_partnership"]
+    assert turn.slots["awaiting"] == "overview"
+    after = assistant.proceed(State(partnership="south-tyneside", awaiting="overview"))
+    assert responses(after) == ["utter_overview"]
+    assert "Stage 1 – Immediate Resolution – Line Managers (within 1 day)" in after.replies[0].variables["stages"]
+
+
+def test_out_of_scope_sets_other_only_without_a_worry(assistant):
+    assert assistant.out_of_scope(State()).slots == {"route": "other"}
+    assert assistant.out_of_scope(State(route="disagreement")).slots == {}
+
+
+def test_start_over_keeps_the_partnership(assistant):
+    turn = assistant.start_over(State(route="conduct", partnership="bury-adults", stage=2))
+    assert "partnership" not in turn.slots
+    assert turn.slots["route"] is None and turn.slots["stage"] is None
+
+
+def test_state_ignores_unusable_slot_values():
+    state = State.from_slots({"stage": "two", "stage_started_at": "yesterday", "review_date": 5, "partnership_options": ["a", 3]})
+    assert (state.stage, state.stage_started_at, state.review_date) == (None, None, None)
+    assert state.partnership_options == ("a",)
+    naive = State.from_slots({"stage_started_at": "2026-11-23T10:00:00"})
+    assert naive.stage_started_at is None
+
+
+def test_payloads_are_json():
+    from bot.dialogue import payload
+
+    text = payload("choose_partnership", partnership="south-tyneside")
+    assert text.startswith("/choose_partnership")
+    assert json.loads(text[len("/choose_partnership"):]) == {"partnership": "south-tyneside"}
