@@ -35,6 +35,7 @@ def assistant() -> Assistant:
             min_confidence=settings.triage_min_confidence,
             min_margin=settings.triage_min_margin,
             risk_alert=settings.risk_alert_confidence,
+            risk_route=settings.risk_route_confidence,
         ),
     )
 

@@ -71,16 +71,6 @@ class ActionProcedureOverview(AssistantAction):
         return helper.overview(state)
 
 
-class ActionOutOfScope(AssistantAction):
-    """Not something the assistant does: say what it is for."""
-
-    def name(self) -> Text:
-        return "action_out_of_scope"
-
-    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
-        return helper.out_of_scope(state)
-
-
 class ActionStartOver(AssistantAction):
     """Forget the current worry (the partnership is kept)."""
 

@@ -35,6 +35,7 @@ class Settings:
     triage_min_confidence: float = 0.55
     triage_min_margin: float = 0.2
     risk_alert_confidence: float = 0.2
+    risk_route_confidence: float = 0.35
     log_level: str = "INFO"
 
     @property
@@ -107,6 +108,9 @@ class Settings:
             triage_min_margin=fraction("BOT_TRIAGE_MIN_MARGIN", defaults.triage_min_margin),
             risk_alert_confidence=fraction(
                 "BOT_RISK_ALERT_CONFIDENCE", defaults.risk_alert_confidence
+            ),
+            risk_route_confidence=fraction(
+                "BOT_RISK_ROUTE_CONFIDENCE", defaults.risk_route_confidence
             ),
             log_level=text("BOT_LOG_LEVEL", defaults.log_level).upper(),
         )

@@ -155,19 +155,12 @@ class Assistant:
             turn.slots[AWAITING] = AWAITING_ROUTE
             return turn
         if decision.route == OTHER:
-            turn.say("utter_not_understood")
+            turn.say("utter_out_of_scope" if decision.confident else "utter_not_understood")
             return turn
         if decision.risk_alert and decision.route != IMMEDIATE_RISK:
             self._say_emergency_first(turn, state)
         state = dataclasses.replace(state, route=decision.route)
         return self._answer_route(state, turn)
-
-    def out_of_scope(self, state: State) -> Turn:
-        turn = Turn()
-        if state.route is None:
-            turn.slots[ROUTE] = OTHER
-        turn.say("utter_out_of_scope")
-        return turn
 
     # Continuing after the assistant asked something -----------------------------------------
 

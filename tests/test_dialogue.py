@@ -187,8 +187,9 @@ def test_overview_asks_for_the_partnership_first(assistant):
 
 
 def test_out_of_scope_sets_other_only_without_a_worry(assistant):
-    assert assistant.out_of_scope(State()).slots == {"route": "other"}
-    assert assistant.out_of_scope(State(route="disagreement")).slots == {}
+    turn = assistant.triage(State(), *sure("out_of_scope"))
+    assert (turn.slots, responses(turn)) == ({"route": "other"}, ["utter_out_of_scope"])
+    assert assistant.triage(State(route="disagreement"), *sure("out_of_scope")).slots == {}
 
 
 def test_start_over_keeps_the_partnership(assistant):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.triage import CONDUCT, DISAGREEMENT, IMMEDIATE_RISK, OTHER, Thresholds, triage
 
-T = Thresholds(min_confidence=0.55, min_margin=0.2, risk_alert=0.2)
+T = Thresholds(min_confidence=0.55, min_margin=0.2, risk_alert=0.2, risk_route=0.35)
 
 
 def ranking(**scores: float) -> list[dict]:
@@ -32,6 +32,11 @@ def test_unsure_between_disagreement_and_conduct_asks():
     assert decision.route == DISAGREEMENT
     assert decision.options == (DISAGREEMENT, CONDUCT, IMMEDIATE_RISK)
     assert not decision.risk_alert
+
+
+def test_likely_risk_is_answered_even_below_another_route():
+    decision = decide(professional_disagreement=0.5, immediate_risk=0.36, conduct_concern=0.14)
+    assert (decision.route, decision.confident, decision.risk_alert) == (IMMEDIATE_RISK, True, True)
 
 
 def test_plausible_risk_is_flagged_while_asking():

@@ -51,8 +51,9 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {
-            "C": 16.0,  # inverse regularisation of the logistic regression
-            "embedding_weight": 2.0,  # scale of the embedding next to the TF-IDF features
+            # Chosen by 5-fold cross-validation on the training data (route macro-F1 0.958).
+            "C": 64.0,  # inverse regularisation of the logistic regression
+            "embedding_weight": 1.0,  # scale of the embedding next to the TF-IDF features
             "char_ngram_range": [2, 5],
             "word_ngram_range": [1, 2],
             "max_iter": 3000,

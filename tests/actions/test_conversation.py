@@ -5,7 +5,6 @@ from __future__ import annotations
 from actions.conversation import (
     ActionContinue,
     ActionNextStage,
-    ActionOutOfScope,
     ActionProcedureOverview,
     ActionSetReviewDate,
     ActionStageResolved,
@@ -69,7 +68,7 @@ def test_resolved_overview_out_of_scope_and_start_over():
     assert messages[0]["response"] == "utter_resolved" and slot_events(events)["stage"] is None
     _, messages = run(ActionProcedureOverview(), tracker("how many stages", "ask_procedure", slots={"partnership": "warrington-adults"}))
     assert messages[0]["response"] == "utter_overview"
-    events, messages = run(ActionOutOfScope(), tracker("book me a table", "out_of_scope"))
+    events, messages = run(ActionTriage(), tracker("book me a table", "out_of_scope"))
     assert slot_events(events) == {"route": "other"} and messages[0]["response"] == "utter_out_of_scope"
     events, messages = run(ActionStartOver(), tracker("start again", "start_over", slots=slots))
     assert slot_events(events)["route"] is None and "partnership" not in slot_events(events)
