@@ -161,8 +161,8 @@ def test_unsure_asks_one_clarifying_question(assistant):
 
 def test_unsure_with_plausible_risk_says_999_before_asking(assistant):
     ranking = [
-        {"name": "professional_disagreement", "confidence": 0.4},
-        {"name": "immediate_risk", "confidence": 0.35},
+        {"name": "professional_disagreement", "confidence": 0.45},
+        {"name": "immediate_risk", "confidence": 0.3},
     ]
     turn = assistant.triage(State(), ranking[0], ranking)
     assert responses(turn) == ["utter_emergency_first", "utter_ask_route"]

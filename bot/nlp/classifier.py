@@ -16,6 +16,7 @@ Wire it in ``config.yml`` after the tokenizer::
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Text
@@ -170,6 +171,9 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
             for name in PARTS:
                 if name in self.parts:
                     sio.dump(self.parts[name], Path(directory) / f"{name}.skops")
+            # The features must be built at prediction as they were in training, whatever the
+            # defaults in this file say by then.
+            (Path(directory) / "config.json").write_text(json.dumps(self.config), encoding="utf-8")
 
     @classmethod
     def load(
@@ -184,6 +188,9 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
 
         try:
             with model_storage.read_from(resource) as directory:
+                trained = Path(directory) / "config.json"
+                if trained.is_file():
+                    config = {**config, **json.loads(trained.read_text(encoding="utf-8"))}
                 parts = {}
                 for name in PARTS:
                     path = Path(directory) / f"{name}.skops"
