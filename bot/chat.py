@@ -62,7 +62,10 @@ def chat(
             continue
         if typed in ("/quit", "/exit"):
             return
-        if typed.isdigit() and 1 <= int(typed) <= len(buttons):
+        if typed.isdigit() and buttons and len(typed) <= 2:
+            if not 1 <= int(typed) <= len(buttons):
+                out.write(f"(Type a number from 1 to {len(buttons)} to press a button, or type a message.)\n")
+                continue
             typed = buttons[int(typed) - 1]["payload"]
         try:
             replies = post_message(rasa_url, sender, typed)

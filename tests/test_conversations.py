@@ -172,9 +172,10 @@ def test_conduct_about_a_child_goes_to_allegations_management(server):
 
 
 def test_the_terminal_chat_presses_buttons_by_number(server):
-    typed = iter(["i disagree with the police decision to NFA, what do i do", "2", "/quit"])
+    typed = iter(["i disagree with the police decision to NFA, what do i do", "9", "2", "/quit"])
     out = io.StringIO()
     chat(URL, sender=new_sender(), read=lambda prompt: next(typed), out=out)
     text = out.getvalue()
     assert "[2] Bury children" in text
+    assert "(Type a number from 1 to 5 to press a button, or type a message.)" in text
     assert "bot> Level 1: Practitioner to Practitioner (Level 1 of 4)" in text
