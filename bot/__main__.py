@@ -80,7 +80,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    print(f"Starting the assistant (its log: {log_path}); loading the model takes about half a minute…", flush=True)
+    print(f"Starting the assistant (its log: {log_path}); loading the model takes about a minute…", flush=True)
     try:
         if not wait_until_ready(f"{settings.rasa_url}/status", timeout=300):
             print(f"The assistant did not start; see {log_path}.", file=sys.stderr)

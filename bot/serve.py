@@ -175,7 +175,7 @@ def serve(settings: Settings, model: Path = MODEL) -> int:
     supervisor.start()
     print(
         f"Starting: action server on {settings.action_endpoint_url}, Rasa on {settings.rasa_url} "
-        "(loading the model takes about half a minute). Ctrl+C stops both.",
+        "(loading the model takes about a minute). Ctrl+C stops both.",
         flush=True,
     )
     threading.Thread(
