@@ -30,7 +30,11 @@ class Settings:
     rasa_port: int = 5005
     actions_host: str = "127.0.0.1"
     actions_port: int = 5055
-    tracker_store_url: str = ""
+    # URLs may hold passwords and the key is a secret: none of them appear in repr() or logs.
+    tracker_store_url: str = dataclasses.field(default="", repr=False)
+    database_url: str = dataclasses.field(default="", repr=False)
+    records_key: str = dataclasses.field(default="", repr=False)
+    retention_days: int = 2190
     frozen_now: datetime | None = None
     triage_min_confidence: float = 0.55
     triage_min_margin: float = 0.2
@@ -50,6 +54,20 @@ class Settings:
     def effective_tracker_store_url(self) -> str:
         """Rasa's conversation store: the setting, else a SQLite file under ``var/``."""
         return self.tracker_store_url or f"sqlite:///{self.var_dir / 'conversations.db'}"
+
+    @property
+    def effective_database_url(self) -> str:
+        """The escalation records' database: the setting, else a SQLite file under ``var/``."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'records.db'}"
+
+    @property
+    def records_key_file(self) -> Path:
+        """Where the embedded defaults keep the records' encryption key (made on first use)."""
+        return self.var_dir / "records.key"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.var_dir / "documents"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -93,6 +111,10 @@ class Settings:
                     "BOT_NOW needs a UTC offset, for example 2026-12-23T10:00:00+00:00."
                 )
 
+        retention = int(number("BOT_RETENTION_DAYS", defaults.retention_days, int))
+        if retention < 1:
+            raise SettingsError(f"BOT_RETENTION_DAYS must be at least 1 day, not {retention}.")
+
         return cls(
             var_dir=Path(text("BOT_VAR_DIR", str(defaults.var_dir))).resolve(),
             packs_dir=Path(text("BOT_PACKS_DIR", str(defaults.packs_dir))).resolve(),
@@ -101,6 +123,9 @@ class Settings:
             actions_host=text("BOT_ACTIONS_HOST", defaults.actions_host),
             actions_port=int(number("BOT_ACTIONS_PORT", defaults.actions_port, int)),
             tracker_store_url=text("BOT_TRACKER_STORE_URL", ""),
+            database_url=text("BOT_DATABASE_URL", ""),
+            records_key=env.get("BOT_RECORDS_KEY", "").strip(),
+            retention_days=int(number("BOT_RETENTION_DAYS", defaults.retention_days, int)),
             frozen_now=frozen_now,
             triage_min_confidence=fraction(
                 "BOT_TRIAGE_MIN_CONFIDENCE", defaults.triage_min_confidence

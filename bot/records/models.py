@@ -1,0 +1,164 @@
+"""The escalation records: people, escalations, their stages, procedure versions, audit trail.
+
+The child or adult is identified by the agency's own case reference only. Free text (what the
+practitioner writes about the case, and their own name) is encrypted at rest (``crypto``).
+"""
+
+from __future__ import annotations
+
+from datetime import timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.types import TypeDecorator
+
+from bot.records.crypto import EncryptedText
+
+Base = declarative_base()
+
+
+class AwareDateTime(TypeDecorator):
+    """A timezone-aware moment, stored as UTC (SQLite keeps no offsets), read back as UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("records store timezone-aware datetimes only")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+class Person(Base):
+    """A practitioner or manager, once per channel identity."""
+
+    __tablename__ = "people"
+    __table_args__ = (UniqueConstraint("channel", "channel_id", name="uq_people_channel_identity"),)
+
+    id = Column(Integer, primary_key=True)
+    channel = Column(String(32), nullable=False)
+    channel_id = Column(String(128), nullable=False)
+    name = Column(EncryptedText)
+    agency = Column(String(120))
+    role = Column(String(120))
+    partnership = Column(String(64))
+    line_manager_id = Column(Integer, ForeignKey("people.id", ondelete="SET NULL"))
+    created_at = Column(AwareDateTime(), nullable=False)
+
+    line_manager = relationship("Person", remote_side=[id])
+
+
+class ProcedureVersion(Base):
+    """A pack as it was when an escalation started under it (its content, by fingerprint)."""
+
+    __tablename__ = "procedure_versions"
+
+    fingerprint = Column(String(64), primary_key=True)
+    partnership = Column(String(64), nullable=False)
+    version = Column(String(200), nullable=False)
+    pack = Column(JSON, nullable=False)
+    first_used_at = Column(AwareDateTime(), nullable=False)
+
+
+class Escalation(Base):
+    """One professional disagreement being escalated."""
+
+    __tablename__ = "escalations"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(16), nullable=False, unique=True)
+    partnership = Column(String(64), nullable=False, index=True)
+    procedure_fingerprint = Column(
+        String(64), ForeignKey("procedure_versions.fingerprint"), nullable=False
+    )
+    subject = Column(String(16), nullable=False)  # children / adults
+    case_reference = Column(String(64), nullable=False)
+    raised_by_id = Column(Integer, ForeignKey("people.id"), nullable=False, index=True)
+    other_agency = Column(String(120), nullable=False)
+    agencies = Column(JSON, nullable=False, default=list)
+    category = Column(String(40), nullable=False)
+    summary = Column(EncryptedText, nullable=False)
+    evidence = Column(EncryptedText)
+    desired_outcome = Column(EncryptedText, nullable=False)
+    safeguarding_lead_aware = Column(Boolean)
+    status = Column(String(16), nullable=False, default="open", index=True)
+    opened_at = Column(AwareDateTime(), nullable=False)
+    updated_at = Column(AwareDateTime(), nullable=False)
+    closed_at = Column(AwareDateTime())
+    outcome = Column(EncryptedText)
+    outcome_for_person = Column(EncryptedText)
+    version_id = Column(Integer, nullable=False)
+
+    raised_by = relationship("Person")
+    procedure = relationship("ProcedureVersion")
+    stages = relationship(
+        "StageEntry",
+        order_by="StageEntry.index",
+        back_populates="escalation",
+        cascade="all, delete-orphan",
+    )
+
+    # Two writers on one escalation (two devices, a nudge reply): the second is refused, not lost.
+    __mapper_args__ = {"version_id_col": version_id}
+
+
+class StageEntry(Base):
+    """An escalation's time at one stage of its procedure."""
+
+    __tablename__ = "stage_entries"
+    __table_args__ = (UniqueConstraint("escalation_id", "index", name="uq_stage_entries_position"),)
+
+    id = Column(Integer, primary_key=True)
+    escalation_id = Column(
+        Integer, ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    index = Column(Integer, nullable=False)
+    key = Column(String(40), nullable=False)
+    title = Column(String(240), nullable=False)
+    started_at = Column(AwareDateTime(), nullable=False)
+    due_on = Column(Date)
+    due_basis = Column(String(24), nullable=False)
+    review_on = Column(Date)
+    involved = Column(EncryptedText)
+    other_agency_position = Column(EncryptedText)
+    outcome = Column(EncryptedText)
+    key_points_in_writing = Column(Boolean)
+    resolved = Column(Boolean)
+    closed_at = Column(AwareDateTime())
+
+    escalation = relationship("Escalation", back_populates="stages")
+
+
+class AuditEntry(Base):
+    """Who changed what, when. Append-only: the database refuses updates and deletes.
+
+    ``detail`` names the fields changed and non-identifying values (stage, status, dates), never
+    the free text itself.
+    """
+
+    __tablename__ = "audit_trail"
+
+    id = Column(Integer, primary_key=True)
+    at = Column(AwareDateTime(), nullable=False, index=True)
+    actor = Column(String(160), nullable=False)
+    escalation_reference = Column(String(16), index=True)
+    action = Column(String(48), nullable=False)
+    detail = Column(JSON, nullable=False, default=dict)
+
