@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import functools
 import logging
-from typing import Any, Dict, List, Text
+from typing import TYPE_CHECKING, Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -20,6 +20,9 @@ from bot.config import Settings
 from bot.dialogue import Assistant, State, Turn
 from bot.procedures.loader import cached_library
 from bot.triage import Thresholds
+
+if TYPE_CHECKING:
+    from bot.escalations import Desk
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +43,23 @@ def assistant() -> Assistant:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def desk() -> "Desk":
+    """The records side, with its database opened (and migrated) on first use."""
+    from bot.escalations import Desk
+    from bot.records.db import open_database
+
+    settings = Settings.from_env()
+    return Desk(assistant(), open_database(settings), settings.documents_dir)
+
+
 def send(dispatcher: CollectingDispatcher, turn: Turn) -> List[Dict[Text, Any]]:
     """Utter the turn's replies and return its slot changes as events."""
     for reply in turn.replies:
-        dispatcher.utter_message(response=reply.response, buttons=list(reply.buttons), **reply.variables)
+        extra = {"attachment": dict(reply.attachment)} if reply.attachment else {}
+        dispatcher.utter_message(
+            response=reply.response, buttons=list(reply.buttons), **extra, **reply.variables
+        )
     return [SlotSet(name, value) for name, value in turn.slots.items()]
 
 
@@ -57,8 +73,19 @@ class AssistantAction(Action, abc.ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        from sqlalchemy.exc import OperationalError
+
+        from bot.records.store import RecordError
+
         try:
             turn = self.turn(assistant(), State.from_slots(tracker.slots), tracker)
+        except RecordError as error:  # something asked of a record that cannot be done
+            dispatcher.utter_message(response="utter_record_error", problem=str(error))
+            return []
+        except OperationalError:
+            logger.exception("action %s: the records database is unavailable", self.name())
+            dispatcher.utter_message(response="utter_records_unavailable")
+            return []
         except Exception:  # a person must get a sentence, never silence or a stack trace
             logger.exception("action %s failed", self.name())
             dispatcher.utter_message(response="utter_something_went_wrong")

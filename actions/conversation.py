@@ -58,7 +58,17 @@ class ActionSetReviewDate(AssistantAction):
         return "action_set_review_date"
 
     def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
-        return helper.review_date(state, (tracker.latest_message or {}).get("text") or "")
+        turn = helper.review_date(state, (tracker.latest_message or {}).get("text") or "")
+        agreed = turn.slots.get("review_date")
+        reference = tracker.get_slot("escalation_ref")
+        if agreed and reference and tracker.get_slot("has_record"):
+            from datetime import date
+
+            from actions.base import desk
+            from actions.records import caller
+
+            desk().set_review_date(caller(tracker), reference, date.fromisoformat(agreed))
+        return turn
 
 
 class ActionProcedureOverview(AssistantAction):

@@ -122,6 +122,10 @@ def parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="serve in the background and chat in this terminal")
     run.set_defaults(handler=_run)
+
+    from bot.records.cli import add_commands
+
+    add_commands(commands)
     return main
 
 
@@ -133,13 +137,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from sqlalchemy.exc import OperationalError
+
     from bot.procedures.loader import PackError
+    from bot.records.cli import NotPermitted
+    from bot.records.crypto import RecordsKeyError
+    from bot.records.store import RecordError
 
     try:
         return args.handler(args, settings)
-    except PackError as error:
+    except (PackError, RecordError, NotPermitted, RecordsKeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OperationalError as error:
+        print(f"error: the records database cannot be used: {error.orig}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

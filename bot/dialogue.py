@@ -38,6 +38,7 @@ STAGE_STARTED_AT = "stage_started_at"
 ESCALATION_STARTED_AT = "escalation_started_at"
 REVIEW_DATE = "review_date"
 AWAITING = "awaiting"
+HAS_RECORD = "has_record"
 
 # What the assistant last asked for (slot AWAITING).
 AWAITING_PARTNERSHIP = "partnership"
@@ -61,6 +62,7 @@ class Reply:
     response: str
     variables: Mapping[str, str] = dataclasses.field(default_factory=dict)
     buttons: tuple[Mapping[str, str], ...] = ()
+    attachment: Mapping[str, str] | None = None
 
 
 @dataclasses.dataclass
@@ -87,6 +89,7 @@ class State:
     escalation_started_at: datetime | None = None
     review_date: date | None = None
     awaiting: str | None = None
+    has_record: bool = False
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> "State":
@@ -117,6 +120,7 @@ class State:
             escalation_started_at=moment(ESCALATION_STARTED_AT),
             review_date=day(REVIEW_DATE),
             awaiting=slots.get(AWAITING),
+            has_record=slots.get(HAS_RECORD) is True,
         )
 
 
@@ -213,13 +217,7 @@ class Assistant:
             subject = pack.covers[0].value
         if subject is None:
             turn.slots[AWAITING] = AWAITING_SUBJECT
-            turn.say(
-                "utter_ask_subject",
-                buttons=[
-                    {"title": title, "payload": payload("inform_subject", subject=value)}
-                    for value, title in SUBJECT_BUTTON_TITLES.items()
-                ],
-            )
+            turn.replies.extend(self.ask_subject(state).replies)
             return turn
         lines = guidance.conduct_lines(self.library, pack, subject)
         turn.say(
@@ -299,9 +297,9 @@ class Assistant:
             escalation_started_at=escalation_started_at,
             review_date=None,
         )
-        return self._explain_stage(pack, state, turn)
+        return self._explain_stage(pack, state, turn, offer_record=first and not state.has_record)
 
-    def _explain_stage(self, pack: Pack, state: State, turn: Turn) -> Turn:
+    def _explain_stage(self, pack: Pack, state: State, turn: Turn, *, offer_record: bool = False) -> Turn:
         stage_guidance = guidance.stage_guidance(
             pack,
             state.stage,
@@ -315,7 +313,11 @@ class Assistant:
             if isinstance(getattr(stage_guidance, field.name), str)
         }
         turn.say("utter_stage", **variables)
-        if stage_guidance.needs_review_date:
+        if offer_record:
+            # The record, once opened, asks for the review date itself.
+            turn.slots[AWAITING] = None
+            turn.say("utter_offer_record")
+        elif stage_guidance.needs_review_date:
             turn.slots[AWAITING] = AWAITING_REVIEW_DATE
             turn.say("utter_ask_review_date")
         else:
@@ -395,6 +397,21 @@ class Assistant:
         for slot in (ROUTE, SUBJECT, STAGE, STAGE_STARTED_AT, ESCALATION_STARTED_AT, REVIEW_DATE, AWAITING, PARTNERSHIP_OPTIONS):
             turn.slots[slot] = None
         turn.say("utter_start_over")
+        return turn
+
+    def ask_partnership(self, state: State) -> Turn:
+        """The partnership question with its buttons (also the escalation form's question)."""
+        return self._ask_partnership(state, Turn())
+
+    def ask_subject(self, state: State) -> Turn:
+        turn = Turn()
+        turn.say(
+            "utter_ask_subject",
+            buttons=[
+                {"title": title, "payload": payload("inform_subject", subject=value)}
+                for value, title in SUBJECT_BUTTON_TITLES.items()
+            ],
+        )
         return turn
 
     def _ask_partnership(

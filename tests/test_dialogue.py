@@ -84,8 +84,17 @@ def _slots(state: State) -> dict:
     }
 
 
-def test_no_timescale_asks_for_the_review_date_which_becomes_due(assistant):
+def test_the_first_stage_offers_a_record(assistant):
     turn = assistant.proceed(State(route="disagreement", partnership="warrington-adults"))
+    assert responses(turn) == ["utter_stage", "utter_offer_record"]
+    with_record = assistant.proceed(State(route="disagreement", partnership="bury-children", has_record=True))
+    assert responses(with_record) == ["utter_stage"]
+
+
+def test_no_timescale_asks_for_the_review_date_which_becomes_due(assistant):
+    first = assistant.proceed(State(route="disagreement", partnership="warrington-adults"))
+    state = State.from_slots({"route": "disagreement", "partnership": "warrington-adults", **first.slots})
+    turn = assistant.next_stage(state)
     assert responses(turn) == ["utter_stage", "utter_ask_review_date"]
     assert turn.slots["awaiting"] == "review_date"
     state = State.from_slots({"route": "disagreement", "partnership": "warrington-adults", **turn.slots})

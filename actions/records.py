@@ -1,0 +1,261 @@
+"""The actions of an escalation record: its two forms, opening, advancing, listing, the form
+document, and picking up where the record stands when a practitioner comes back."""
+
+from __future__ import annotations
+
+import abc
+import logging
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.base import AssistantAction, desk, send
+from bot.dialogue import Assistant, State, Turn
+from bot.escalations import (
+    CATEGORY,
+    ESCALATION_REF,
+    OUTCOME_FOR_PERSON,
+    OUTCOME_KIND,
+    Caller,
+    Desk,
+)
+from bot.records import store
+
+
+def caller(tracker: Tracker) -> Caller:
+    return Caller(channel=tracker.get_latest_input_channel() or "rest", sender=tracker.sender_id)
+
+
+logger = logging.getLogger(__name__)
+
+
+class DeskAction(AssistantAction):
+    """An action whose work is one call to the records ``Desk``."""
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        return self.desk_turn(desk(), tracker)
+
+    @abc.abstractmethod
+    def desk_turn(self, records: Desk, tracker: Tracker) -> Turn:
+        """Ask the ``Desk`` for this action's turn."""
+
+
+# The escalation form ----------------------------------------------------------------------------
+
+
+class ValidateEscalationForm(FormValidationAction):
+    """Asks only what is missing; refuses personal data and says why, then asks again."""
+
+    def name(self) -> Text:
+        return "validate_escalation_form"
+
+    async def required_slots(
+        self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Text]:
+        return desk().form_slots_needed(caller(tracker), tracker.slots)
+
+    def _text(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+        kept, response, problem = desk().check_text(slot, value)
+        if response == "utter_personal_data_found":
+            dispatcher.utter_message(response=response, found=problem)
+        elif response:
+            dispatcher.utter_message(response=response, problem=problem)
+        return {slot: kept}
+
+    def validate_case_reference(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        kept, problem = Desk.check_case_reference(value)
+        if problem:
+            dispatcher.utter_message(response="utter_wrong_case_reference", problem=problem)
+        return {"case_reference": kept}
+
+    def validate_category(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
+        key = store.match_category(str(value or ""))
+        if key is None:
+            dispatcher.utter_message(response="utter_wrong_category")
+        return {CATEGORY: key}
+
+    def validate_other_agency(self, value, dispatcher, tracker, domain):
+        return self._text("other_agency", value, dispatcher)
+
+    def validate_summary(self, value, dispatcher, tracker, domain):
+        return self._text("summary", value, dispatcher)
+
+    def validate_desired_outcome(self, value, dispatcher, tracker, domain):
+        return self._text("desired_outcome", value, dispatcher)
+
+    def validate_evidence(self, value, dispatcher, tracker, domain):
+        return self._text("evidence", value, dispatcher)
+
+    def validate_my_agency(self, value, dispatcher, tracker, domain):
+        return self._text("my_agency", value, dispatcher)
+
+    def validate_my_role(self, value, dispatcher, tracker, domain):
+        return self._text("my_role", value, dispatcher)
+
+
+class ActionAskPartnership(AssistantAction):
+    def name(self) -> Text:
+        return "action_ask_partnership"
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        return helper.ask_partnership(state)
+
+
+class ActionAskSubject(AssistantAction):
+    def name(self) -> Text:
+        return "action_ask_subject"
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        return helper.ask_subject(state)
+
+
+class ActionAskCategory(Action):
+    """The category question, with the seeds' categories as buttons."""
+
+    def name(self) -> Text:
+        return "action_ask_category"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        from bot.dialogue import payload
+
+        dispatcher.utter_message(
+            text="Which is it mostly about?",
+            buttons=[
+                {"title": entry["label"], "payload": payload("inform_category", category=key)}
+                for key, entry in store.categories().items()
+            ],
+        )
+        return []
+
+
+class ActionOpenEscalation(DeskAction):
+    def name(self) -> Text:
+        return "action_open_escalation"
+
+    def desk_turn(self, records: Desk, tracker: Tracker) -> Turn:
+        return records.open(caller(tracker), tracker.slots)
+
+
+# A stage's outcome -------------------------------------------------------------------------------
+
+
+class ActionSetOutcomeKind(Action):
+    """Remember whether the practitioner said resolved or not, for the outcome form."""
+
+    def name(self) -> Text:
+        return "action_set_outcome_kind"
+
+    async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        return [SlotSet(OUTCOME_KIND, "resolved" if intent == "resolved" else "not_resolved")]
+
+
+class ValidateOutcomeForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_outcome_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker: Tracker, domain) -> List[Text]:
+        needed = ["stage_outcome", "key_points_in_writing"]
+        if tracker.get_slot(OUTCOME_KIND) == "resolved":
+            needed.append(OUTCOME_FOR_PERSON)
+        return needed
+
+    def _text(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+        kept, response, problem = desk().check_text(slot, value)
+        if response == "utter_personal_data_found":
+            dispatcher.utter_message(response=response, found=problem)
+        elif response:
+            dispatcher.utter_message(response=response, problem=problem)
+        return {slot: kept}
+
+    def validate_stage_outcome(self, value, dispatcher, tracker, domain):
+        return self._text("stage_outcome", value, dispatcher)
+
+    def validate_outcome_for_person(self, value, dispatcher, tracker, domain):
+        return self._text(OUTCOME_FOR_PERSON, value, dispatcher)
+
+
+class ActionAskStageOutcome(Action):
+    """What happened at the record's current stage (named, read from the record)."""
+
+    def name(self) -> Text:
+        return "action_ask_stage_outcome"
+
+    async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        try:
+            title = desk().current_stage_title(caller(tracker), tracker.get_slot(ESCALATION_REF))
+        except store.RecordError:
+            title = "this stage"
+        dispatcher.utter_message(response="utter_ask_stage_outcome", stage_title=title)
+        return []
+
+
+class ActionAdvanceEscalation(DeskAction):
+    def name(self) -> Text:
+        return "action_advance_escalation"
+
+    def desk_turn(self, records: Desk, tracker: Tracker) -> Turn:
+        return records.advance(caller(tracker), tracker.slots)
+
+
+# Reading and the form document --------------------------------------------------------------------
+
+
+def _reference(tracker: Tracker) -> str | None:
+    """A reference typed in the message, else one given as an entity, else the current one."""
+    match = store.REFERENCE.search(tracker.latest_message.get("text") or "")
+    if match:
+        return match.group(0).upper()
+    entity = next(tracker.get_latest_entity_values("reference"), None)
+    return entity or tracker.get_slot(ESCALATION_REF)
+
+
+class ActionListEscalations(DeskAction):
+    def name(self) -> Text:
+        return "action_list_escalations"
+
+    def desk_turn(self, records: Desk, tracker: Tracker) -> Turn:
+        return records.list_mine(caller(tracker))
+
+
+class ActionShowEscalation(DeskAction):
+    def name(self) -> Text:
+        return "action_show_escalation"
+
+    def desk_turn(self, records: Desk, tracker: Tracker) -> Turn:
+        reference = _reference(tracker)
+        if not reference:
+            return records.list_mine(caller(tracker))
+        return records.show(caller(tracker), reference)
+
+
+class ActionSendForm(DeskAction):
+    def name(self) -> Text:
+        return "action_send_form"
+
+    def desk_turn(self, records: Desk, tracker: Tracker) -> Turn:
+        reference = _reference(tracker)
+        if not reference:
+            return records.list_mine(caller(tracker))
+        return records.document(caller(tracker), reference)
+
+
+class ActionSessionStart(Action):
+    """A new session keeps the slots and says where the practitioner's open record stands."""
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        events: List[Dict[Text, Any]] = [SessionStarted()]
+        events += [SlotSet(name, value) for name, value in tracker.slots.items() if value is not None]
+        try:
+            events += send(dispatcher, desk().welcome_back(caller(tracker)))
+        except Exception:  # the welcome is a courtesy: a session must start regardless
+            logger.exception("welcome back failed")
+        events.append(ActionExecuted("action_listen"))
+        return events
+

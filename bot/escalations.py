@@ -1,0 +1,362 @@
+"""The escalation record in conversation: open it from the form, advance or close it from a
+stage's outcome, list and show a practitioner's records, produce the partnership's form.
+
+Like ``bot.dialogue``, this returns ``Turn``s (replies naming domain responses, slot changes) and
+knows nothing of Rasa; the database is the truth, so every turn reads the record afresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from pathlib import Path
+from typing import Any, Mapping
+
+from sqlalchemy.orm import Session
+
+from bot.dialogue import (
+    AWAITING,
+    AWAITING_REVIEW_DATE,
+    ESCALATION_STARTED_AT,
+    PARTNERSHIP,
+    REVIEW_DATE,
+    ROUTE,
+    STAGE,
+    STAGE_STARTED_AT,
+    SUBJECT,
+    Assistant,
+    State,
+    Turn,
+    payload,
+)
+from bot.procedures import guidance
+from bot.procedures.schema import Pack
+from bot.records import store
+from bot.records.db import Database
+from bot.records.models import Escalation, Person, StageEntry
+from bot.triage import DISAGREEMENT
+
+# Slots of the forms (the domain declares the same).
+CASE_REFERENCE = "case_reference"
+OTHER_AGENCY = "other_agency"
+CATEGORY = "category"
+SUMMARY = "summary"
+DESIRED_OUTCOME = "desired_outcome"
+EVIDENCE = "evidence"
+MY_AGENCY = "my_agency"
+MY_ROLE = "my_role"
+STAGE_OUTCOME = "stage_outcome"
+KEY_POINTS_IN_WRITING = "key_points_in_writing"
+OUTCOME_FOR_PERSON = "outcome_for_person"
+OUTCOME_KIND = "outcome_kind"
+ESCALATION_REF = "escalation_ref"
+HAS_RECORD = "has_record"
+
+ESCALATION_FORM_SLOTS = (CASE_REFERENCE, OTHER_AGENCY, CATEGORY, SUMMARY, DESIRED_OUTCOME, EVIDENCE, MY_AGENCY, MY_ROLE)
+OUTCOME_FORM_SLOTS = (STAGE_OUTCOME, KEY_POINTS_IN_WRITING, OUTCOME_FOR_PERSON, OUTCOME_KIND)
+SKIPPED = "skip"  # the evidence slot's value when the practitioner will add it later
+SKIP_WORDS = {"skip", "none", "none yet", "later", "n/a", "na", "not yet", "nothing yet", "-"}
+FREE_TEXT_SLOTS = {
+    OTHER_AGENCY: "other agency",
+    SUMMARY: "summary",
+    DESIRED_OUTCOME: "desired outcome",
+    EVIDENCE: "evidence",
+    MY_AGENCY: "agency",
+    MY_ROLE: "role",
+    STAGE_OUTCOME: "outcome",
+    OUTCOME_FOR_PERSON: "outcome for the child or adult",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Caller:
+    """Who is talking: their channel and their identity on it."""
+
+    channel: str
+    sender: str
+
+
+def due_text(entry: StageEntry | Any) -> str:
+    if entry.due_on is None:
+        return "no due date yet: agree a review date"
+    return f"due {guidance.format_date(entry.due_on)}"
+
+
+class Desk:
+    """The records side of the conversation, over the procedure library and the database."""
+
+    def __init__(self, assistant: Assistant, database: Database, documents_dir: Path) -> None:
+        self.assistant = assistant
+        self.database = database
+        self.documents_dir = documents_dir
+
+    @property
+    def library(self):
+        return self.assistant.library
+
+    def _now(self):
+        return self.assistant.clock()
+
+    def _person(self, session: Session, caller: Caller) -> Person:
+        return store.person_for(session, channel=caller.channel, channel_id=caller.sender, now=self._now())
+
+    # The escalation form --------------------------------------------------------------------
+
+    def form_slots_needed(self, caller: Caller, slots: Mapping[str, Any]) -> list[str]:
+        """The escalation form's questions still to ask: only what is missing."""
+        pack = self.library.get(slots.get(PARTNERSHIP))
+        needed: list[str] = []
+        if pack is None:
+            needed.append(PARTNERSHIP)
+        if slots.get(SUBJECT) is None and (pack is None or len(pack.covers) > 1):
+            needed.append(SUBJECT)
+        needed += [CASE_REFERENCE, OTHER_AGENCY, CATEGORY, SUMMARY, DESIRED_OUTCOME, EVIDENCE]
+        with self.database.session() as session:
+            person = self._person(session, caller)
+            if not person.agency:
+                needed.append(MY_AGENCY)
+            if not person.role:
+                needed.append(MY_ROLE)
+        return needed
+
+    def check_text(self, slot: str, value: Any) -> tuple[str | None, str | None, str | None]:
+        """(value to keep, response to say, its 'problem' / 'found' text) for a free-text answer:
+        personal data and over-long text are refused, so that nothing of them is stored."""
+        from bot.records.privacy import contact_emails, describe, find_personal_data
+
+        text = str(value or "").strip()
+        if slot == EVIDENCE and text.lower().strip(".! ") in SKIP_WORDS:
+            return SKIPPED, None, None
+        if not text:
+            return None, "utter_wrong_text", f"Please give the {FREE_TEXT_SLOTS[slot]} in a few words."
+        findings = find_personal_data(text, allowed_emails=contact_emails(self.library))
+        if findings:
+            return None, "utter_personal_data_found", describe(findings)
+        if len(text) > store.MAX_TEXT:
+            return None, "utter_wrong_text", (
+                f"That is {len(text)} characters; please keep it under {store.MAX_TEXT}: the detail "
+                "belongs in your agency's case record."
+            )
+        return text, None, None
+
+    @staticmethod
+    def check_case_reference(value: Any) -> tuple[str | None, str | None]:
+        from bot.records.privacy import describe, find_personal_data
+
+        text = str(value or "")
+        findings = find_personal_data(text)
+        if findings:
+            return None, f"That looks like it contains {describe(findings)}. " + (
+                "Please give only your agency's case reference, such as CSC-204518."
+            )
+        try:
+            return store.valid_case_reference(text), None
+        except store.InvalidValue as error:
+            return None, str(error)
+
+    def open(self, caller: Caller, slots: Mapping[str, Any]) -> Turn:
+        """Open the escalation from the filled form, at the pack's first stage."""
+        turn = Turn()
+        state = State.from_slots(slots)
+        pack = self.library[slots[PARTNERSHIP]]
+        subject = slots.get(SUBJECT) or pack.covers[0].value
+        now = self._now()
+        evidence = slots.get(EVIDENCE)
+        with self.database.session() as session:
+            person = self._person(session, caller)
+            store.update_person(
+                session, person=person, now=now, agency=slots.get(MY_AGENCY), role=slots.get(MY_ROLE),
+                partnership=pack.id,
+            )  # fmt: skip
+            escalation = store.open_escalation(
+                session, person=person, pack=pack, subject=subject,
+                case_reference=slots[CASE_REFERENCE], other_agency=slots[OTHER_AGENCY],
+                category=slots[CATEGORY], summary=slots[SUMMARY], desired_outcome=slots[DESIRED_OUTCOME],
+                evidence=None if evidence == SKIPPED else evidence,
+                agencies=[a for a in (person.agency, slots[OTHER_AGENCY]) if a],
+                review_on=state.review_date if state.stage in (None, 0) else None, now=now,
+            )  # fmt: skip
+            entry = escalation.stages[-1]
+            turn.say(
+                "utter_escalation_opened",
+                reference=escalation.reference, case_reference=escalation.case_reference,
+                stage_title=entry.title, due=due_text(entry),
+            )  # fmt: skip
+            self._follow(turn, escalation, entry)
+        turn.slots.update({slot: None for slot in ESCALATION_FORM_SLOTS})
+        if entry.due_on is None:
+            turn.slots[AWAITING] = AWAITING_REVIEW_DATE
+            turn.say("utter_ask_review_date")
+        return turn
+
+    def _follow(self, turn: Turn, escalation: Escalation, entry: StageEntry) -> None:
+        """Point the conversation's slots at this record and its current stage."""
+        turn.slots.update(
+            {
+                ESCALATION_REF: escalation.reference,
+                HAS_RECORD: escalation.status == store.OPEN,
+                ROUTE: DISAGREEMENT,
+                PARTNERSHIP: escalation.partnership,
+                SUBJECT: escalation.subject,
+                STAGE: float(entry.index) if escalation.status == store.OPEN else None,
+                STAGE_STARTED_AT: entry.started_at.isoformat(),
+                ESCALATION_STARTED_AT: escalation.stages[0].started_at.isoformat(),
+                REVIEW_DATE: entry.review_on.isoformat() if entry.review_on else None,
+            }
+        )
+
+    # A stage's outcome ----------------------------------------------------------------------
+
+    def current_stage_title(self, caller: Caller, reference: str | None) -> str:
+        with self.database.session() as session:
+            escalation = store.find(session, reference=reference or "", person=self._person(session, caller))
+            return escalation.stages[-1].title
+
+    def advance(self, caller: Caller, slots: Mapping[str, Any]) -> Turn:
+        """Record the stage's outcome, then close as resolved or move to the next stage."""
+        turn = Turn()
+        now = self._now()
+        with self.database.session() as session:
+            person = self._person(session, caller)
+            escalation = store.find(session, reference=slots.get(ESCALATION_REF) or "", person=person)
+            store.record_stage(
+                session, escalation=escalation, person=person, now=now,
+                outcome=slots.get(STAGE_OUTCOME), key_points_in_writing=slots.get(KEY_POINTS_IN_WRITING),
+            )  # fmt: skip
+            pack = store.pack_of(escalation)
+            if slots.get(OUTCOME_KIND) == "resolved":
+                entry = escalation.stages[-1]
+                store.close_resolved(
+                    session, escalation=escalation, person=person, now=now,
+                    outcome=slots.get(STAGE_OUTCOME), outcome_for_person=slots.get(OUTCOME_FOR_PERSON),
+                )  # fmt: skip
+                turn.say("utter_escalation_resolved", reference=escalation.reference, stage_title=entry.title)
+                facts = list(pack.record_keeping) or list(pack.stage(entry.index).record)
+                turn.say(
+                    "utter_resolved", stage_title=entry.title,
+                    record=guidance.bullets(fact.text for fact in facts),
+                    sources=guidance.citation(pack, [fact.source for fact in facts]),
+                )  # fmt: skip
+                self._follow(turn, escalation, entry)
+                turn.slots.update({STAGE: None, HAS_RECORD: False})
+            else:
+                try:
+                    entry = store.escalate(session, escalation=escalation, person=person, now=now)
+                except store.FinalStageReached:
+                    entry = escalation.stages[-1]
+                    turn.say(
+                        "utter_escalation_final", reference=escalation.reference, stage_title=entry.title,
+                        decides=pack.final_body.decides, sources=guidance.citation(pack, [pack.final_body.source]),
+                    )  # fmt: skip
+                    self._follow(turn, escalation, entry)
+                else:
+                    stage = pack.stage(entry.index)
+                    turn.say(
+                        "utter_escalation_moved", reference=escalation.reference, stage_title=entry.title,
+                        due=due_text(entry), raised_by=stage.raised_by, raised_with=stage.raised_with,
+                    )  # fmt: skip
+                    self._follow(turn, escalation, entry)
+                    self._say_stage(turn, pack, escalation, entry)
+        turn.slots.update({slot: None for slot in OUTCOME_FORM_SLOTS})
+        return turn
+
+    def _say_stage(self, turn: Turn, pack: Pack, escalation: Escalation, entry: StageEntry) -> None:
+        said = guidance.stage_guidance(
+            pack, entry.index, stage_started_at=entry.started_at,
+            escalation_started_at=escalation.stages[0].started_at, agreed_review_on=entry.review_on,
+        )  # fmt: skip
+        turn.say("utter_stage", **{f.name: getattr(said, f.name) for f in dataclasses.fields(said) if isinstance(getattr(said, f.name), str)})
+        if said.needs_review_date:
+            turn.slots[AWAITING] = AWAITING_REVIEW_DATE
+            turn.say("utter_ask_review_date")
+
+    def set_review_date(self, caller: Caller, reference: str, review_on: date) -> None:
+        """The agreed review date of the record's current stage (its due date where the
+        procedure sets none)."""
+        with self.database.session() as session:
+            person = self._person(session, caller)
+            escalation = store.find(session, reference=reference, person=person)
+            store.record_stage(session, escalation=escalation, person=person, now=self._now(), review_on=review_on)
+
+    # Reading ---------------------------------------------------------------------------------
+
+    def list_mine(self, caller: Caller) -> Turn:
+        turn = Turn()
+        with self.database.session() as session:
+            escalations = store.escalations_of(session, person=self._person(session, caller))
+            if not escalations:
+                turn.say("utter_no_escalations")
+                return turn
+            lines, buttons = [], []
+            for escalation in escalations[:10]:
+                entry = escalation.stages[-1]
+                state = due_text(entry) if escalation.status == store.OPEN else escalation.status
+                lines.append(f"{escalation.reference}: case {escalation.case_reference}, {entry.title}, {state}")
+                buttons.append({"title": escalation.reference, "payload": payload("show_escalation", reference=escalation.reference)})
+        turn.say("utter_escalations_list", buttons=buttons, lines=guidance.bullets(lines))
+        return turn
+
+    def show(self, caller: Caller, reference: str) -> Turn:
+        turn = Turn()
+        with self.database.session() as session:
+            escalation = store.find(session, reference=reference, person=self._person(session, caller))
+            timeline = []
+            for entry in escalation.stages:
+                if entry.resolved is True:
+                    state = f"resolved {entry.closed_at.date():%d/%m}"
+                elif entry.resolved is False:
+                    state = f"not resolved, moved on {entry.closed_at.date():%d/%m}"
+                else:
+                    state = due_text(entry)
+                writing = {True: ", key points in writing", False: ", key points not in writing"}.get(entry.key_points_in_writing, "")
+                timeline.append(f"{entry.title}: started {guidance.format_date(entry.started_at.date())}, {state}{writing}")
+            turn.say(
+                "utter_escalation_detail", reference=escalation.reference, status=escalation.status,
+                case_reference=escalation.case_reference, other_agency=escalation.other_agency,
+                category=store.category_label(escalation.category), timeline=guidance.bullets(timeline),
+            )  # fmt: skip
+            self._follow(turn, escalation, escalation.stages[-1])
+        return turn
+
+    def welcome_back(self, caller: Caller) -> Turn:
+        """On a new session: where the practitioner's most recent open escalation stands."""
+        turn = Turn()
+        with self.database.session() as session:
+            person = self._person(session, caller)
+            open_ones = store.escalations_of(session, person=person, status=store.OPEN)
+            if open_ones:
+                escalation = open_ones[0]
+                entry = escalation.stages[-1]
+                turn.say("utter_welcome_back", reference=escalation.reference, stage_title=entry.title, due=due_text(entry))
+                self._follow(turn, escalation, entry)
+        return turn
+
+    # The partnership's form --------------------------------------------------------------
+
+    def document(self, caller: Caller, reference: str) -> Turn:
+        """Make the partnership's form (or the record summary) as a Word file, and offer it."""
+        from bot.documents.forms import render
+
+        turn = Turn()
+        with self.database.session() as session:
+            escalation = store.find(session, reference=reference, person=self._person(session, caller))
+            seen = store.view(escalation)
+            pack = store.pack_of(escalation)
+            name, data = render(seen, pack, today=self._now().date())
+            store.audit(
+                session, actor=store.actor_of(escalation.raised_by), action="document.produced",
+                at=self._now(), reference=escalation.reference, document=name,
+            )  # fmt: skip
+        folder = self.documents_dir / seen.reference
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_bytes(data)
+        path.chmod(0o600)
+        title = name[len(seen.reference) + 1 : -len(".docx")].replace("-", " ").capitalize()
+        turn.say("utter_form_ready", title=title, reference=seen.reference, path=str(path))
+        turn.replies[-1] = dataclasses.replace(
+            turn.replies[-1],
+            attachment={"type": "file", "name": name, "path": str(path),
+                        "mime": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+        )  # fmt: skip
+        return turn
