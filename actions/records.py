@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.interfaces import ActionExecutionRejection
 from rasa_sdk.types import DomainDict
 
 from actions.base import AssistantAction, desk, send
@@ -45,8 +46,38 @@ class DeskAction(AssistantAction):
 
 # The escalation form ----------------------------------------------------------------------------
 
+# Intents that must interrupt a form even when the same message also names a partnership or a
+# child (which would otherwise count as the form's progress): the rules then answer them first.
+INTERRUPTING_INTENTS = {"immediate_risk", "cancel", "help"}
 
-class ValidateEscalationForm(FormValidationAction):
+
+class InterruptibleForm(FormValidationAction, abc.ABC):
+    """A form's validation that steps aside for an interrupting intent."""
+
+    @abc.abstractmethod
+    def name(self) -> Text:
+        """``validate_<form name>``."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent in INTERRUPTING_INTENTS and not _answered_since_user_spoke(tracker):
+            raise ActionExecutionRejection(self.name(), f"{intent} interrupts the form")
+        return await super().run(dispatcher, tracker, domain)
+
+
+def _answered_since_user_spoke(tracker: Tracker) -> bool:
+    """Whether an action other than slot extraction and forms ran after the latest message (the
+    interruption was answered, and the form is now resuming)."""
+    quiet = {"action_listen", "action_extract_slots", "escalation_form", "outcome_form"}
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") not in quiet:
+            return True
+    return False
+
+
+class ValidateEscalationForm(InterruptibleForm):
     """Asks only what is missing; refuses personal data and says why, then asks again."""
 
     def name(self) -> Text:
@@ -153,7 +184,7 @@ class ActionSetOutcomeKind(Action):
         return [SlotSet(OUTCOME_KIND, "resolved" if intent == "resolved" else "not_resolved")]
 
 
-class ValidateOutcomeForm(FormValidationAction):
+class ValidateOutcomeForm(InterruptibleForm):
     def name(self) -> Text:
         return "validate_outcome_form"
 

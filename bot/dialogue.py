@@ -197,7 +197,7 @@ class Assistant:
         turn.say(
             "utter_immediate_risk",
             lines=guidance.bullets(line.text for line in lines),
-            sources="\n".join(dict.fromkeys(line.cited for line in lines)),
+            sources=guidance.sources_text(lines, self.library),
         )
         turn.slots[AWAITING] = None
         if state.stage is not None and pack is not None:
@@ -223,7 +223,7 @@ class Assistant:
         turn.say(
             "utter_conduct",
             lines=guidance.bullets(line.text for line in lines),
-            sources="\n".join(dict.fromkeys(line.cited for line in lines)),
+            sources=guidance.sources_text(lines, self.library),
         )
         if pack is None:
             return self._ask_partnership(state, turn, response="utter_ask_partnership_for_contacts")

@@ -40,3 +40,16 @@ def packs_copy(tmp_path: Path) -> Path:
     for path in PACKS_DIR.glob("*.yml"):
         (target / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     return target
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The assistant serving on the test ports for the whole session (see tests/serving.py)."""
+    from tests.serving import ServerDidNotStart, serving
+
+    var = tmp_path_factory.mktemp("var")
+    try:
+        with serving(var):
+            yield var  # the server's var/: its records database and key
+    except ServerDidNotStart as error:
+        pytest.fail(str(error))

@@ -7,67 +7,14 @@ The clock is frozen (BOT_NOW) on Monday 23 November 2026, 10:00, so due dates ar
 from __future__ import annotations
 
 import io
-import json
-import os
-import signal
-import subprocess
-import sys
-import urllib.request
-import uuid
 
 import pytest
 
-from bot.chat import chat, post_message
-from bot.config import PROJECT_ROOT
-from bot.serve import MODEL, wait_until_ready
+from bot.chat import chat
 from tests.conftest import PARTNERSHIPS
+from tests.serving import URL, new_sender, say, slots
 
 pytestmark = pytest.mark.server
-
-RASA_PORT, ACTIONS_PORT = 5105, 5155
-URL = f"http://127.0.0.1:{RASA_PORT}"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if not MODEL.is_file():
-        pytest.fail(f"no trained model at {MODEL}: run `make train` first")
-    var = tmp_path_factory.mktemp("var")
-    env = {
-        **os.environ,
-        "BOT_VAR_DIR": str(var),
-        "BOT_RASA_PORT": str(RASA_PORT),
-        "BOT_ACTIONS_PORT": str(ACTIONS_PORT),
-        "BOT_NOW": "2026-11-23T10:00:00+00:00",
-    }
-    log = (var / "serve.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "serve"], cwd=PROJECT_ROOT, env=env,
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
-        if not wait_until_ready(f"{URL}/status", timeout=300):
-            log.flush()
-            pytest.fail("the assistant did not start:\n" + (var / "serve.log").read_text()[-3000:])
-        yield URL
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=60)
-        log.close()
-
-
-def new_sender() -> str:
-    return f"test-{uuid.uuid4().hex[:10]}"
-
-
-def say(sender: str, message: str) -> str:
-    return "\n".join(reply.get("text") or "" for reply in post_message(URL, sender, message))
-
-
-def slots(sender: str) -> dict:
-    with urllib.request.urlopen(f"{URL}/conversations/{sender}/tracker") as response:
-        return json.loads(response.read())["slots"]
-
 
 @pytest.mark.parametrize(
     "message, route",

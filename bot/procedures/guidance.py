@@ -105,6 +105,17 @@ def conduct_lines(library: Library, pack: Pack | None, subject: str | None) -> l
     return _diversion_lines(library, pack, subject, "conduct")
 
 
+def sources_text(lines: Iterable[Line], library: Library) -> str:
+    """The lines' citations, one line each, with every general-guidance source on one line."""
+    prefix = f"{library.general.label}: "
+    own = [line.cited for line in lines if not line.cited.startswith(prefix)]
+    general = [line.cited[len(prefix):] for line in lines if line.cited.startswith(prefix)]
+    cited = list(dict.fromkeys(own))
+    if general:
+        cited.append(prefix + "; ".join(dict.fromkeys(general)))
+    return "\n".join(cited)
+
+
 def contact_lines(pack: Pack) -> list[str]:
     """The pack's contacts that have an e-mail address, as 'name: email (purpose)'."""
     return [f"{c.name}: {c.email} ({c.purpose})" for c in pack.contacts if c.email]

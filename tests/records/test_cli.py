@@ -1,0 +1,101 @@
+"""`python -m bot records|db …` as an operator runs them, on a database with real records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import PROJECT_ROOT
+from bot.records import store
+from bot.records.models import AuditEntry
+from tests.conftest import london
+
+NOW = london(2026, 11, 23, 10)
+
+
+def run(settings, *arguments, **env) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "BOT_VAR_DIR": str(settings.var_dir), "BOT_NOW": NOW.isoformat(), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *arguments], cwd=PROJECT_ROOT, env=environment,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def two_records(database, library):
+    with database.session() as session:
+        person = store.person_for(session, channel="rest", channel_id="p1", now=NOW)
+        first = store.open_escalation(
+            session, person=person, pack=library["bury-children"], subject="children", case_reference="CSC-1001",
+            other_agency="CSC", category="risk", summary="secret summary text", desired_outcome="an assessment", now=NOW,
+        )  # fmt: skip
+        second = store.open_escalation(
+            session, person=person, pack=library["warrington-adults"], subject="adults", case_reference="ASC-2002",
+            other_agency="ASC", category="communication", summary="another summary", desired_outcome="sharing", now=NOW,
+        )  # fmt: skip
+        store.escalate(session, escalation=first, person=person, now=NOW)
+        return first.reference, second.reference
+
+
+def test_db_upgrade_creates_the_schema(settings):
+    result = run(settings, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "latest schema" in result.stdout
+    assert (settings.var_dir / "records.db").is_file()
+
+
+def test_list_and_show_without_free_text(settings, two_records):
+    first, second = two_records
+    listing = run(settings, "records", "list")
+    assert listing.returncode == 0, listing.stderr
+    assert first in listing.stdout and second in listing.stdout
+    assert "Level 2: Line Manager to Line Manager" in listing.stdout
+    assert "secret summary text" not in listing.stdout
+    shown = run(settings, "records", "show", first.lower())
+    assert "case_reference         CSC-1001" in shown.stdout
+    assert "stage.escalated" in shown.stdout and "secret summary text" not in shown.stdout
+    only_warrington = run(settings, "records", "list", "--partnership", "warrington-adults")
+    assert second in only_warrington.stdout and first not in only_warrington.stdout
+
+
+def test_export_csv_and_jsonl(settings, two_records):
+    first, second = two_records
+    exported = run(settings, "records", "export", "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert {r["reference"] for r in rows} == {first, second}
+    assert "summary" not in rows[0]
+    lines = run(settings, "records", "export", "--format", "jsonl", "--status", "open").stdout.splitlines()
+    assert {json.loads(line)["case_reference"] for line in lines} == {"CSC-1001", "ASC-2002"}
+
+
+def test_free_text_only_when_permitted_and_audited(settings, two_records, database):
+    refused = run(settings, "records", "export", "--free-text")
+    assert refused.returncode == 2
+    assert "BOT_ALLOW_FREE_TEXT_EXPORT=1" in refused.stderr
+    allowed = run(settings, "records", "export", "--format", "jsonl", "--free-text", BOT_ALLOW_FREE_TEXT_EXPORT="1")
+    assert "secret summary text" in allowed.stdout
+    with database.session() as session:
+        exports = session.scalars(select(AuditEntry).where(AuditEntry.action == "records.exported")).all()
+        assert [e.detail["free_text"] for e in exports] == [True]
+        assert exports[0].actor == "operator:cli"
+
+
+def test_purge_and_errors(settings, two_records, database):
+    first, _ = two_records
+    with database.session() as session:
+        escalation = store.find(session, reference=first, person=None)
+        store.cancel(session, escalation=escalation, person=escalation.raised_by, now=london(2020, 1, 6, 9))
+    purged = run(settings, "records", "purge", "--retention-days", "365")
+    assert purged.returncode == 0, purged.stderr
+    assert f"Purged 1 escalation(s) closed more than 365 days ago.\n  {first}" in purged.stdout
+    missing = run(settings, "records", "show", first)
+    assert missing.returncode == 2 and f"There is no escalation {first}" in missing.stderr
+    bad_key = run(settings, "records", "list", BOT_RECORDS_KEY="not-a-key")
+    assert bad_key.returncode == 2 and "is not a Fernet key" in bad_key.stderr
