@@ -33,6 +33,9 @@ def render(replies: list[dict], width: int = 96) -> tuple[str, list[dict]]:
     for reply in replies:
         for paragraph in (reply.get("text") or "").splitlines():
             lines.extend(textwrap.wrap(paragraph, width=width, subsequent_indent="  ") or [""])
+        attachment = reply.get("attachment")
+        if isinstance(attachment, dict):
+            lines.append(f"📎 {attachment.get('name')}: {attachment.get('path') or attachment.get('url')}")
         for button in reply.get("buttons") or []:
             buttons.append(button)
             lines.append(f"  [{len(buttons)}] {button.get('title')}")

@@ -20,3 +20,8 @@ def test_render_wraps_long_lines():
     text, _ = render([{"text": "word " * 40}], width=40)
     assert all(len(line) <= 45 for line in text.splitlines())
     assert len(text.splitlines()) > 1
+
+
+def test_render_shows_an_attachment_as_a_file():
+    text, _ = render([{"attachment": {"type": "file", "name": "ESC-7K2P9Q-escalation-summary.docx", "path": "/var/x.docx"}}])
+    assert text == "bot> 📎 ESC-7K2P9Q-escalation-summary.docx: /var/x.docx"

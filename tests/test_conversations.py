@@ -86,12 +86,13 @@ def test_walk_with_typed_updates_and_a_review_date(server):
     first = say(sender, "ASC won't open a section 42 enquiry and I think it meets the criteria, I disagree with them")
     assert first.startswith("Stage 1: Conversation between professionals")
     assert "The Warrington procedure sets no number of days" in first
-    assert "What review date have you agreed?" in first
+    assert "Shall I open an escalation record" in first
     noted = say(sender, "we agreed to review it on friday")
     assert "Fri 27 Nov 2026" in noted
     assert slots(sender)["review_date"] == "2026-11-27"
     second = say(sender, "spoke to them again, still not resolved")
     assert second.startswith("Stage 2: Manager to equivalent manager")
+    assert "What review date have you agreed?" in second
 
 
 def test_immediate_risk_interrupts_a_walk_and_the_walk_resumes(server):
