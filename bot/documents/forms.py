@@ -22,7 +22,7 @@ from docx.document import Document
 from docx.table import Table, _Cell
 
 from bot.clock import LONDON
-from bot.procedures.schema import Form, LimitScope, Pack
+from bot.procedures.schema import Form, FormValue, LimitScope, Pack
 from bot.records.views import EscalationView, PersonView, StageView
 
 NOT_RECORDED = "Not recorded"
@@ -305,64 +305,56 @@ def request_for_resolution(view: EscalationView, pack: Pack, today: date) -> byt
     return _bytes(document)
 
 
-# --- South Tyneside: Appendix A -----------------------------------------------------------------
-
-# The protocol names Appendix A but does not give its fields, so each field of the notification is
-# one thing a passage of the protocol asks to be shared: (section, the protocol's words).
-NOTIFIED_AT_STAGE_2 = (
-    "Stage 2 – Escalation and Resolution to Senior Manager",
-    "At this point the STSCP / STSAB should be notified of the nature of the professional "
-    "challenge",
-)
-AGENCIES_AT_STAGE_2 = (
-    "Stage 2 – Escalation and Resolution to Senior Manager",
-    "a meeting between the agency raising the concern and the receiving agency (who made the "
-    "original decision)",
-)
-EVIDENCE_AT_STAGE_1 = (
-    "Stage 1 – Immediate Resolution – Line Managers",
-    "stating their evidence for the concern",
-)
-OUTCOME_AT_STAGE_1 = (
-    "Stage 1 – Immediate Resolution – Line Managers",
-    "what outcome they would like to be achieved and how they believe differences can be resolved",
-)
-ACTIONS_AT_STAGE_3 = (
-    "Stage 3 – Escalation and Resolution by Head of Service",
-    "including actions taken to attempt to resolve it so far and outcome expectations",
-)
-STAGES_USED = (
-    "4. Timescales",
-    "including reference to use of the stages set out in this protocol",
-)
-CASE_FILE = (
-    "5. Recording and Reporting",
-    "retained on the child/young person’s / adult’s case file/agency database",
-)
-REFERRER = (
-    "Stage 4 – Formal Consideration by STSCP /STSAB",
-    "inform the referrer of the plan of action",
-)
-CHILDREN_OR_ADULTS = (
-    "1. Introduction",
-    "This guidance is aimed at colleagues across all services and agencies working with "
-    "children/young people or adults",
-)
+# --- A form built from the procedure's words (South Tyneside: Appendix A) ---------------------
 
 
-def _cite(pack: Pack, passage: tuple[str, str]) -> str:
-    section, words = passage
-    return f"{pack.seed.file}, {section}: \u201c{words}\u201d"
+def _fill(value: FormValue, view: EscalationView, pack: Pack, today: date) -> Lines:
+    """The entry of a field that ``value`` names, from the record."""
+    if value is FormValue.DATE_OF_NOTIFICATION:
+        return format_day(today)
+    if value is FormValue.REFERRER:
+        return _person(view.raised_by)
+    if value is FormValue.CASE_REFERENCE:
+        return view.case_reference
+    if value is FormValue.SUBJECT:
+        return SUBJECT_WORDS.get(view.subject, view.subject)
+    if value is FormValue.AGENCIES:
+        return [
+            ", ".join(view.agencies) or NOT_RECORDED,
+            f"Agency that made the original decision: {view.other_agency}",
+        ]
+    if value is FormValue.NATURE:
+        return [view.category_label, view.summary]
+    if value is FormValue.EVIDENCE:
+        return _value(view.evidence)
+    if value is FormValue.DESIRED_OUTCOME:
+        return view.desired_outcome
+    if value is FormValue.STAGES_USED:
+        used = [
+            f"{stage.title}: started {_value(stage.started_at)}; closed {_value(stage.closed_at)}; "
+            f"outcome: {_value(stage.outcome)}"
+            for stage in view.stages
+        ]
+        return used or [NOT_RECORDED]
+    if value is FormValue.ACTIONS_SO_FAR:
+        actions: list[str] = []
+        for stage in view.stages:
+            actions.extend(_stage_account(stage))
+        return actions + [f"Outcome expected: {view.desired_outcome}"]
+    if value is FormValue.TIMESCALE:
+        limit = pack.limit(LimitScope.WHOLE_ESCALATION)
+        limit_text = limit.timescale.text if limit is not None and limit.timescale.text else NOT_RECORDED
+        return [limit_text, f"Escalation opened: {_value(view.opened_at)}"]
+    raise ValueError(f"no entry is defined for form value {value.value!r}")
 
 
 def escalation_notification(view: EscalationView, pack: Pack, today: date) -> bytes:
-    """South Tyneside's Appendix A "Escalation Notification Form / Template", filled from ``view``.
+    """A form whose template the seed names without fields (South Tyneside's Appendix A
+    "Escalation Notification Form / Template"), filled from ``view``.
 
-    The protocol gives only the template's title, so the document says so, and each field is one
-    thing the protocol asks to be shared, with the passage that asks for it: the nature of the
-    challenge, the stages used with their dates and outcomes, the evidence, the outcome wanted,
-    the actions taken so far, the agencies, the case reference, the referrer, the date of
-    notification (``today``) and the pack's limit on the whole escalation.
+    The document says that the template's fields are not given, and has one row per field the
+    pack lists under ``asks``: the thing the procedure asks to be shared, the record's entry, and
+    the procedure's words that ask for it, cited by seed file and section.
     """
     _check_belongs(view, pack)
     form, form_stage = _form_of(pack, ESCALATION_NOTIFICATION)
@@ -387,71 +379,9 @@ def escalation_notification(view: EscalationView, pack: Pack, today: date) -> by
 
     table = _table(document, 3)
     _row(table, "Field", "Entry", "Asked for by", header=True)
-    _row(table, "Date of notification", format_day(today), _cite(pack, NOTIFIED_AT_STAGE_2))
-    _row(table, "Referrer details", _person(view.raised_by), _cite(pack, REFERRER))
-    _row(table, "Agency case reference", view.case_reference, _cite(pack, CASE_FILE))
-    _row(
-        table,
-        "The challenge is about",
-        SUBJECT_WORDS.get(view.subject, view.subject),
-        _cite(pack, CHILDREN_OR_ADULTS),
-    )
-    _row(
-        table,
-        "Agencies involved",
-        [
-            ", ".join(view.agencies) or NOT_RECORDED,
-            f"Agency that made the original decision: {view.other_agency}",
-        ],
-        _cite(pack, AGENCIES_AT_STAGE_2),
-    )
-    _row(
-        table,
-        "Nature of the professional challenge",
-        [view.category_label, view.summary],
-        _cite(pack, NOTIFIED_AT_STAGE_2),
-    )
-    _row(
-        table,
-        "The concern and the evidence for it",
-        _value(view.evidence),
-        _cite(pack, EVIDENCE_AT_STAGE_1),
-    )
-    _row(
-        table,
-        "The outcome wanted and how the differences could be resolved",
-        view.desired_outcome,
-        _cite(pack, OUTCOME_AT_STAGE_1),
-    )
-    used = [
-        f"{stage.title}: started {_value(stage.started_at)}; closed {_value(stage.closed_at)}; "
-        f"outcome: {_value(stage.outcome)}"
-        for stage in view.stages
-    ]
-    _row(
-        table,
-        "Stages of this protocol used so far",
-        used or [NOT_RECORDED],
-        _cite(pack, STAGES_USED),
-    )
-    actions: list[str] = []
-    for stage in view.stages:
-        actions.extend(_stage_account(stage))
-    actions.append(f"Outcome expected: {view.desired_outcome}")
-    _row(
-        table,
-        "Actions taken so far and outcome expectations",
-        actions,
-        _cite(pack, ACTIONS_AT_STAGE_3),
-    )
-    limit = pack.limit(LimitScope.WHOLE_ESCALATION)
-    if limit is not None:
-        _row(
-            table,
-            "Timescale",
-            [limit.timescale.text or NOT_RECORDED, f"Escalation opened: {_value(view.opened_at)}"],
-            pack.cite(limit.source),
-        )
+    for field in form.asks:
+        asked = f"{pack.cite(field.asked_by.source)}: \u201c{field.asked_by.text}\u201d"
+        _row(table, field.label, _fill(field.fills, view, pack, today), asked)
 
     document.add_paragraph(f"Source: {pack.seed.file}, {form.title}")
     return _bytes(document)

@@ -157,12 +157,38 @@ class Contact(Model):
     source: Source
 
 
+class FormValue(str, enum.Enum):
+    """What of an escalation record fills a field of a form built from the procedure's words."""
+
+    DATE_OF_NOTIFICATION = "date_of_notification"
+    REFERRER = "referrer"
+    CASE_REFERENCE = "case_reference"
+    SUBJECT = "subject"
+    AGENCIES = "agencies"
+    NATURE = "nature"
+    EVIDENCE = "evidence"
+    DESIRED_OUTCOME = "desired_outcome"
+    STAGES_USED = "stages_used"
+    ACTIONS_SO_FAR = "actions_so_far"
+    TIMESCALE = "timescale"
+
+
+class FormField(Model):
+    """A field of a form whose template the seed names but does not give: one thing the
+    procedure asks to be shared, with its words (``asked_by.text``) and section."""
+
+    label: str
+    fills: FormValue
+    asked_by: Fact
+
+
 class Form(Model):
     id: str
     title: str
     send_to: Optional[str] = None  # contact id
     how: Optional[str] = None
-    fields: List[str] = []
+    fields: List[str] = []  # the template's own fields, where the seed gives them
+    asks: List[FormField] = []  # otherwise, what the procedure asks to be shared
     source: Source
 
 

@@ -399,7 +399,10 @@ def test_escalation_notification_title_note_and_fields(tyneside):
         "all issues will be resolved within a maximum of 5 working days\n"
         "Escalation opened: 2 November 2026, 09:30"
     )
-    assert value_of(document, "Timescale", column=2) == "004_0a1c27d958957785.txt, 4. Timescales"
+    assert value_of(document, "Timescale", column=2) == (
+        "004_0a1c27d958957785.txt, 4. Timescales: \u201cIt is expected that all issues will be "
+        "resolved within a maximum of 5 working days\u201d"
+    )
     assert value_of(document, "Nature of the professional challenge", column=2) == (
         "004_0a1c27d958957785.txt, Stage 2 – Escalation and Resolution to Senior Manager: "
         "\u201cAt this point the STSCP / STSAB should be notified of the nature of the professional challenge\u201d"

@@ -161,3 +161,15 @@ def test_finding_a_partnership_by_name(library):
     assert library.find("we're under warrington adults board") == ["warrington-adults"]
     assert library.find("South Tyneside", "adults") == ["south-tyneside"]
     assert library.find("Leeds") == []
+
+
+@pytest.mark.skipif(not SEEDS_DIR.is_dir(), reason="the seed documents (../shared/seeds) are not beside the clone")
+def test_words_a_form_quotes_are_the_seeds_own(library):
+    quoted = 0
+    for pack in library:
+        seed = _normalised((SEEDS_DIR / pack.seed.file).read_text(encoding="utf-8"))
+        for form in pack.forms:
+            for field in form.asks:
+                assert _normalised(field.asked_by.text) in seed, field.label
+                quoted += 1
+    assert quoted == 11
