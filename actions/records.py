@@ -189,7 +189,7 @@ class ValidateOutcomeForm(InterruptibleForm):
         return "validate_outcome_form"
 
     async def required_slots(self, domain_slots, dispatcher, tracker: Tracker, domain) -> List[Text]:
-        needed = ["stage_outcome", "key_points_in_writing"]
+        needed = ["stage_outcome", "other_agency_position", "key_points_in_writing"]
         if tracker.get_slot(OUTCOME_KIND) == "resolved":
             needed.append(OUTCOME_FOR_PERSON)
         return needed
@@ -204,6 +204,9 @@ class ValidateOutcomeForm(InterruptibleForm):
 
     def validate_stage_outcome(self, value, dispatcher, tracker, domain):
         return self._text("stage_outcome", value, dispatcher)
+
+    def validate_other_agency_position(self, value, dispatcher, tracker, domain):
+        return self._text("other_agency_position", value, dispatcher)
 
     def validate_outcome_for_person(self, value, dispatcher, tracker, domain):
         return self._text(OUTCOME_FOR_PERSON, value, dispatcher)

@@ -53,7 +53,8 @@ ESCALATION_REF = "escalation_ref"
 HAS_RECORD = "has_record"
 
 ESCALATION_FORM_SLOTS = (CASE_REFERENCE, OTHER_AGENCY, CATEGORY, SUMMARY, DESIRED_OUTCOME, EVIDENCE, MY_AGENCY, MY_ROLE)
-OUTCOME_FORM_SLOTS = (STAGE_OUTCOME, KEY_POINTS_IN_WRITING, OUTCOME_FOR_PERSON, OUTCOME_KIND)
+OTHER_AGENCY_POSITION = "other_agency_position"
+OUTCOME_FORM_SLOTS = (STAGE_OUTCOME, OTHER_AGENCY_POSITION, KEY_POINTS_IN_WRITING, OUTCOME_FOR_PERSON, OUTCOME_KIND)
 SKIPPED = "skip"  # the evidence slot's value when the practitioner will add it later
 SKIP_WORDS = {"skip", "none", "none yet", "later", "n/a", "na", "not yet", "nothing yet", "-"}
 FREE_TEXT_SLOTS = {
@@ -64,6 +65,7 @@ FREE_TEXT_SLOTS = {
     MY_AGENCY: "agency",
     MY_ROLE: "role",
     STAGE_OUTCOME: "outcome",
+    OTHER_AGENCY_POSITION: "other agency's position",
     OUTCOME_FOR_PERSON: "outcome for the child or adult",
 }
 
@@ -222,6 +224,7 @@ class Desk:
             store.record_stage(
                 session, escalation=escalation, person=person, now=now,
                 outcome=slots.get(STAGE_OUTCOME), key_points_in_writing=slots.get(KEY_POINTS_IN_WRITING),
+                other_agency_position=slots.get(OTHER_AGENCY_POSITION),
             )  # fmt: skip
             pack = store.pack_of(escalation)
             if slots.get(OUTCOME_KIND) == "resolved":

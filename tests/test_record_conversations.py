@@ -68,13 +68,15 @@ def test_open_escalate_and_resolve_for_every_partnership(server, records, librar
 
     asked = say(sender, "not resolved")
     assert f"What happened at {pack.stages[0].title}?" in asked
-    assert "confirmed in writing" in say(sender, "we talked, they will not reopen it")
+    assert "other agency's position" in say(sender, "we talked, they will not reopen it")
+    assert "confirmed in writing" in say(sender, "they say the threshold for reopening is not met")
     moved = say(sender, "/affirm")
     assert moved.startswith(f"{reference} moved to {pack.stages[1].title}")
     assert pack.stages[1].title in moved.split("\n", 1)[1]
 
     assert "What happened at" in say(sender, "resolved")
     say(sender, "the managers agreed to reopen the case")
+    say(sender, "they accept the home conditions need a plan")
     assert "How has the resolution helped" in say(sender, "/deny")
     closed = say(sender, "there is now a plan and a named worker")
     assert closed.startswith(f"{reference} closed as resolved at {pack.stages[1].title}")
@@ -86,6 +88,7 @@ def test_open_escalate_and_resolve_for_every_partnership(server, records, librar
         (pack.stages[1].key, True, False),
     ]
     assert done.stages[0].outcome == "we talked, they will not reopen it"
+    assert done.stages[0].other_agency_position == "they say the threshold for reopening is not met"
     assert done.outcome_for_person == "there is now a plan and a named worker"
     with records.session() as session:
         actions = [e.action for e in store.audit_trail(session, reference=reference)]
@@ -144,6 +147,7 @@ def test_my_escalations_the_form_document_and_someone_elses_record(server, recor
     for _ in range(3):
         say(sender, "/not_resolved")
         say(sender, "no agreement")
+        say(sender, "they keep to their decision")
         say(sender, "/affirm")
     listing = say(sender, "my escalations")
     assert f"{reference}: case CSC-204518, Level 4: Exceptional Circumstances - BSCP, due" in listing
@@ -168,6 +172,7 @@ def test_a_restart_mid_escalation_loses_nothing(tmp_path):
         reference = open_record(sender, "south-tyneside", url=url)
         say(sender, "/not_resolved", url=url)
         say(sender, "still no agreement", url=url)
+        say(sender, "their manager backs the decision", url=url)
     with serving(var, rasa_port=5106, actions_port=5156) as url:
         moved = say(sender, "/affirm", url=url)  # the outcome form goes on where it was
         assert moved.startswith(f"{reference} moved to Stage 1")
