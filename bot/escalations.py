@@ -218,6 +218,7 @@ class Desk:
         """Record the stage's outcome, then close as resolved or move to the next stage."""
         turn = Turn()
         now = self._now()
+        form_due = False
         with self.database.session() as session:
             person = self._person(session, caller)
             escalation = store.find(session, reference=slots.get(ESCALATION_REF) or "", person=person)
@@ -260,6 +261,10 @@ class Desk:
                     )  # fmt: skip
                     self._follow(turn, escalation, entry)
                     self._say_stage(turn, pack, escalation, entry)
+                    form_due = stage.form is not None
+        if form_due:
+            # The seed asks for its form at this stage: produce it now, not only when asked.
+            turn.replies.extend(self.document(caller, escalation.reference).replies)
         turn.slots.update({slot: None for slot in OUTCOME_FORM_SLOTS})
         return turn
 

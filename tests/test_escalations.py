@@ -135,3 +135,34 @@ def test_the_form_document_is_written_and_offered(desk):
     assert "CSC-204518" in text and "To be completed in your agency's secure system" in text
     with desk.database.session() as session:
         assert [e.action for e in store.audit_trail(session, reference=reference)][-1] == "document.produced"
+
+
+def test_the_form_is_produced_at_the_stage_that_asks_for_it(desk):
+    reference = desk.open(ME, form("south-tyneside")).slots["escalation_ref"]
+    outcome = {"escalation_ref": reference, "stage_outcome": "No agreement.", "key_points_in_writing": True, "outcome_kind": "not_resolved"}
+    to_stage_1 = desk.advance(ME, outcome)
+    assert "utter_form_ready" not in responses(to_stage_1)
+    to_stage_2 = desk.advance(ME, outcome)
+    assert responses(to_stage_2)[-1] == "utter_form_ready"
+    assert to_stage_2.replies[-1].attachment["name"] == f"{reference}-escalation-notification.docx"
+
+
+def test_a_database_that_cannot_be_written_loses_nothing_and_says_so(desk, tmp_path):
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import sessionmaker
+
+    from bot.records.db import Database
+
+    reference = desk.open(ME, form("bury-adults")).slots["escalation_ref"]
+    # Root ignores file permissions, so the database is opened read-only instead.
+    path = tmp_path / "var" / "records.db"
+    engine = create_engine(f"sqlite:///file:{path}?mode=ro&uri=true", future=True)
+    read_only = Desk(desk.assistant, Database(engine, sessionmaker(bind=engine, future=True)), desk.documents_dir)
+    with pytest.raises(OperationalError, match="readonly database"):
+        read_only.advance(ME, {"escalation_ref": reference, "stage_outcome": "x", "key_points_in_writing": True, "outcome_kind": "not_resolved"})
+    engine.dispose()
+    with desk.database.session() as session:
+        escalation = store.find(session, reference=reference, person=None)
+        assert [s.index for s in escalation.stages] == [0]  # unchanged, and still readable
+        assert escalation.stages[0].outcome is None
