@@ -71,14 +71,18 @@ class ActionSetReviewDate(AssistantAction):
         return turn
 
 
-class ActionProcedureOverview(AssistantAction):
-    """A question about the procedure: its stages and timescales."""
+class ActionAnswerQuestion(AssistantAction):
+    """A question about the procedure, answered from the partnership's pack with its source."""
 
     def name(self) -> Text:
-        return "action_procedure_overview"
+        return "action_answer_question"
 
     def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
-        return helper.overview(state)
+        from actions.validation import _previous
+
+        return helper.question(
+            state, (tracker.latest_message or {}).get("text") or "", _previous(tracker, "partnership")
+        )
 
 
 class ActionStartOver(AssistantAction):

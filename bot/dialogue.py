@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 
 from bot.clock import Clock
 from bot.nlp.dates import PastDate, parse_review_date
-from bot.procedures import guidance
+from bot.procedures import guidance, questions
 from bot.procedures.loader import Library
 from bot.procedures.schema import Pack, Subject
 from bot.procedures.timescales import DueBasis, calendar_for
@@ -39,6 +40,8 @@ ESCALATION_STARTED_AT = "escalation_started_at"
 REVIEW_DATE = "review_date"
 AWAITING = "awaiting"
 HAS_RECORD = "has_record"
+PENDING_QUESTION = "pending_question"
+COMPARE = re.compile(r"\b(same|compare|comparison|different|differ|what about|how about|and in|and for|versus|vs)\b")
 
 # What the assistant last asked for (slot AWAITING).
 AWAITING_PARTNERSHIP = "partnership"
@@ -90,6 +93,7 @@ class State:
     review_date: date | None = None
     awaiting: str | None = None
     has_record: bool = False
+    pending_question: str | None = None
 
     @classmethod
     def from_slots(cls, slots: Mapping[str, Any]) -> "State":
@@ -121,6 +125,7 @@ class State:
             review_date=day(REVIEW_DATE),
             awaiting=slots.get(AWAITING),
             has_record=slots.get(HAS_RECORD) is True,
+            pending_question=slots.get(PENDING_QUESTION),
         )
 
 
@@ -380,16 +385,33 @@ class Assistant:
 
     # Questions and housekeeping -------------------------------------------------------------
 
-    def overview(self, state: State) -> Turn:
-        return self._overview(state, Turn())
-
-    def _overview(self, state: State, turn: Turn) -> Turn:
+    def question(self, state: State, text: str, previous_partnership: str | None = None) -> Turn:
+        """A question about the procedure, answered from the partnership's pack; a "compare"
+        question ("is it the same in Warrington?") is answered for both partnerships."""
+        turn = Turn()
         pack = self.library.get(state.partnership)
         if pack is None:
+            turn.slots[PENDING_QUESTION] = text
             return self._ask_partnership(state, turn, awaiting=AWAITING_OVERVIEW)
-        stages, sources = guidance.overview(pack)
-        turn.slots[AWAITING] = None
-        turn.say("utter_overview", partnership=pack.name, stages=stages, sources=sources)
+        packs = [pack]
+        earlier = self.library.get(previous_partnership)
+        if earlier is not None and earlier.id != pack.id and COMPARE.search(text.lower()):
+            packs = [earlier, pack]
+            # The earlier question, if this one only names the other partnership.
+            if questions.read_question(text, pack).topic is None and state.pending_question:
+                text = state.pending_question
+        for each in packs:
+            answered = questions.answer(each, questions.read_question(text, each))
+            sources = guidance.citation(each, answered.sources) if answered.sources else ""
+            turn.say("utter_answer", partnership=each.short_name, answer=answered.text, sources=sources)
+        turn.slots.update({AWAITING: None, PENDING_QUESTION: text})
+        return turn
+
+    def _overview(self, state: State, turn: Turn) -> Turn:
+        """The question asked before the partnership was known, now answered."""
+        answered = self.question(state, state.pending_question or "what are the stages")
+        turn.replies.extend(answered.replies)
+        turn.slots.update(answered.slots)
         return turn
 
     def start_over(self, state: State) -> Turn:

@@ -186,13 +186,24 @@ def test_resolved_says_what_to_record(assistant, library):
     assert turn.slots["stage"] is None
 
 
-def test_overview_asks_for_the_partnership_first(assistant):
-    turn = assistant.overview(State())
+def test_a_question_asks_for_the_partnership_first_then_is_answered(assistant):
+    turn = assistant.question(State(), "how long does level 2 take?")
     assert responses(turn) == ["utter_ask_partnership"]
-    assert turn.slots["awaiting"] == "overview"
-    after = assistant.proceed(State(partnership="south-tyneside", awaiting="overview"))
-    assert responses(after) == ["utter_overview"]
-    assert "Stage 1 – Immediate Resolution – Line Managers (within 1 day)" in after.replies[0].variables["stages"]
+    assert turn.slots["awaiting"] == "overview" and turn.slots["pending_question"] == "how long does level 2 take?"
+    after = assistant.proceed(State(partnership="bury-children", awaiting="overview", pending_question="how long does level 2 take?"))
+    assert responses(after) == ["utter_answer"]
+    assert after.replies[0].variables["answer"].startswith("Level 2: Line Manager to Line Manager: Within one week.")
+    assert after.replies[0].variables["sources"].startswith("Source: Bury children procedure (001_a704d4c7fdc83123.txt)")
+
+
+def test_a_compare_question_answers_for_both(assistant):
+    turn = assistant.question(
+        State(partnership="south-tyneside", pending_question="what's the overall time limit?"),
+        "is it the same in south tyneside?",
+        previous_partnership="bury-adults",
+    )
+    assert [r.variables["partnership"] for r in turn.replies] == ["Bury adults", "South Tyneside"]
+    assert "sets no number of days" in turn.replies[0].variables["answer"]
 
 
 def test_out_of_scope_sets_other_only_without_a_worry(assistant):

@@ -228,17 +228,3 @@ def stage_guidance(
         due=due,
         needs_review_date=due.on is None,
     )
-
-
-def overview(pack: Pack) -> tuple[str, str]:
-    """The stages in order with their timescales, and the citation."""
-    lines = []
-    for stage in pack.stages:
-        timescale = stage.timescale.text or "no number of days set"
-        lines.append(f"{stage.title} ({timescale})")
-    limits = [limit.timescale.text for limit in pack.limits]
-    text = bullets(lines)
-    if limits:
-        text += "\n" + " ".join(f"{limit}" for limit in limits)
-    sources = [stage.source for stage in pack.stages] + [limit.source for limit in pack.limits]
-    return text, citation(pack, sources)

@@ -111,6 +111,17 @@ class Library:
             found = covering or found
         return found
 
+    def find_all_in(self, text: str) -> list[str]:
+        """Ids of every partnership a text names anywhere, in order of first mention."""
+        wanted = f" {_normalise(text)} "
+        found: list[tuple[int, str]] = []
+        for pack in self:
+            names = {_normalise(n) for n in (pack.id, pack.name, pack.short_name, *pack.aliases)}
+            positions = [wanted.find(f" {name} ") for name in names if name and f" {name} " in wanted]
+            if positions:
+                found.append((min(positions), pack.id))
+        return [pid for _, pid in sorted(found)]
+
     def __getitem__(self, partnership: str) -> Pack:
         try:
             return self.packs[partnership]

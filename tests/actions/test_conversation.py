@@ -5,7 +5,7 @@ from __future__ import annotations
 from actions.conversation import (
     ActionContinue,
     ActionNextStage,
-    ActionProcedureOverview,
+    ActionAnswerQuestion,
     ActionSetReviewDate,
     ActionStageResolved,
     ActionStartOver,
@@ -66,8 +66,9 @@ def test_resolved_overview_out_of_scope_and_start_over():
     slots = {"route": "disagreement", "partnership": "warrington-adults", "stage": 2.0, "stage_started_at": "2026-11-23T10:00:00+00:00"}
     events, messages = run(ActionStageResolved(), tracker("sorted", "resolved", slots=slots))
     assert messages[0]["response"] == "utter_resolved" and slot_events(events)["stage"] is None
-    _, messages = run(ActionProcedureOverview(), tracker("how many stages", "ask_procedure", slots={"partnership": "warrington-adults"}))
-    assert messages[0]["response"] == "utter_overview"
+    _, messages = run(ActionAnswerQuestion(), tracker("how many stages", "ask_procedure", slots={"partnership": "warrington-adults"}))
+    assert messages[0]["response"] == "utter_answer"
+    assert messages[0]["answer"].startswith("The Warrington procedure has 4 stages")
     events, messages = run(ActionTriage(), tracker("book me a table", "out_of_scope"))
     assert slot_events(events) == {"route": "other"} and messages[0]["response"] == "utter_out_of_scope"
     events, messages = run(ActionStartOver(), tracker("start again", "start_over", slots=slots))

@@ -99,10 +99,3 @@ def test_conduct_routes_by_subject(library):
     assert "PIPOT" in general[0].text and general[0].cited.startswith(library.general.label)
     cambs = guidance.conduct_lines(library, library["cambs-peterborough-adults"], "adults")
     assert all(line.cited.startswith("Source: Cambridgeshire") for line in cambs)
-
-
-def test_overview_lists_stages_in_order(library):
-    stages, sources = guidance.overview(library["bury-children"])
-    assert stages.index("Level 1") < stages.index("Level 2") < stages.index("Level 4")
-    assert "Each stage should not exceed 10 working days." in stages
-    assert sources.startswith("Source: Bury children procedure (001_a704d4c7fdc83123.txt)")

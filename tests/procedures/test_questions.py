@@ -1,0 +1,122 @@
+"""Questions about each partnership's procedure, answered with the pack's own values."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.procedures.questions import Topic, answer, read_question, stage_numbers
+from tests.conftest import PARTNERSHIPS
+
+
+def ask(pack, text):
+    question = read_question(text, pack)
+    return question, answer(pack, question)
+
+
+def test_stage_numbers_follow_each_pack(library):
+    assert stage_numbers(library["bury-children"]) == {1: 0, 2: 1, 3: 2, 4: 3}
+    assert stage_numbers(library["cambs-peterborough-adults"]) == {1: 0, 2: 1, 3: 2, 4: 3}
+    assert stage_numbers(library["south-tyneside"]) == {1: 1, 2: 2, 3: 3, 4: 4}  # "Before Stage 1" first
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_timescale_of_a_stage(library, partnership):
+    pack = library[partnership]
+    term = pack.stage_term.lower()
+    question, said = ask(pack, f"how long do we have at {term} 2?")
+    index = stage_numbers(pack)[2]
+    assert (question.topic, question.stage) == (Topic.TIMESCALE, index)
+    stage = pack.stage(index)
+    if stage.timescale.text:
+        assert stage.timescale.text.rstrip(".") in said.text
+    elif not pack.limits:
+        assert pack.resolve_quickly.text.rstrip(".") in said.text
+    for limit in pack.limits:
+        assert limit.timescale.text.rstrip(".").lower() in said.text.lower()
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_who_is_involved_at_each_stage(library, partnership):
+    pack = library[partnership]
+    for number, index in stage_numbers(pack).items():
+        question, said = ask(pack, f"who is involved at {pack.stage_term.lower()} {number}")
+        stage = pack.stage(index)
+        assert question.topic is Topic.WHO
+        assert stage.raised_by in said.text and stage.raised_with in said.text
+        assert stage.source in said.sources
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_what_to_record_at_a_stage(library, partnership):
+    pack = library[partnership]
+    _, said = ask(pack, f"what should I record at {pack.stage_term.lower()} 1?")
+    stage = pack.stage(stage_numbers(pack)[1])
+    assert all(fact.text.rstrip(".") in said.text for fact in stage.record)
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_what_happens_at_the_final_stage_and_who_decides(library, partnership):
+    pack = library[partnership]
+    question, said = ask(pack, "who makes the final decision?")
+    assert question.topic is Topic.FINAL
+    assert pack.final_body.name in said.text and pack.final_body.decides.rstrip(".") in said.text
+    question, said = ask(pack, "what happens at the final stage?")
+    assert question.stage == len(pack.stages) - 1
+    assert pack.final_body.decides.rstrip(".") in said.text
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_forms_and_contacts(library, partnership):
+    pack = library[partnership]
+    _, form = ask(pack, "what form do I need to send?")
+    _, contact = ask(pack, "what's the e-mail address?")
+    if pack.forms:
+        assert all(f.title in form.text for f in pack.forms)
+    else:
+        assert "names no form" in form.text
+    emails = [c.email for c in pack.contacts if c.email]
+    if emails:
+        assert all(email in contact.text for email in emails)
+    else:
+        assert not contact.answered and "no" in contact.text
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_stages_categories_and_immediate_risk(library, partnership):
+    pack = library[partnership]
+    _, stages = ask(pack, "how many stages are there?")
+    assert f"has {len(pack.stages)} {pack.stage_term.lower()}s" in stages.text
+    assert all(stage.title in stages.text for stage in pack.stages)
+    question, categories = ask(pack, "what kind of disagreements does it cover?")
+    assert question.topic is Topic.CATEGORIES
+    assert all(c.text in categories.text for c in pack.categories)
+    _, risk = ask(pack, "what if someone is in imminent danger?")
+    assert all(d.text.rstrip(".") in risk.text for d in pack.diversions.immediate_risk)
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_conduct_is_not_covered(library, partnership):
+    pack = library[partnership]
+    question, said = ask(pack, "does it cover concerns about a worker's conduct?")
+    assert question.topic is Topic.NOT_COVERED
+    if pack.diversions.conduct:
+        assert pack.diversions.conduct[0].text.rstrip(".") in said.text
+    else:
+        assert "does not deal with concerns about a professional's conduct" in said.text
+
+
+def test_specific_facts(library):
+    assert "within 2 working days" in ask(library["bury-children"], "what is the deadline for directors?")[1].text
+    themes = ask(library["south-tyneside"], "how often are escalations reviewed?")[1]
+    assert "6 months" in themes.text and "Performance, Management and Evaluation" in themes.text
+    panel = ask(library["cambs-peterborough-adults"], "who sits on the resolution panel?")[1].text
+    assert "LA, Police and CCG" in panel
+    email = ask(library["bury-adults"], "what should the email contain?")[1].text
+    assert "details of the disagreement and action which has already been taken" in email
+    assert "Appendix A" in ask(library["south-tyneside"], "who do we notify at stage 2?")[1].text
+
+
+def test_an_unanswerable_question_says_so(library):
+    said = ask(library["warrington-adults"], "what colour is the sky")[1]
+    assert not said.answered
+    assert "does not say" in said.text
