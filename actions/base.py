@@ -23,6 +23,7 @@ from bot.triage import Thresholds
 
 if TYPE_CHECKING:
     from bot.escalations import Desk
+    from bot.training.trainer import Trainer
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,14 @@ def desk() -> "Desk":
 
     settings = Settings.from_env()
     return Desk(assistant(), open_database(settings), settings.documents_dir)
+
+
+@functools.lru_cache(maxsize=1)
+def trainer() -> "Trainer":
+    """The Level 3 quiz and briefing, sharing the records database for completions."""
+    from bot.training.trainer import Trainer
+
+    return Trainer(assistant(), desk().database)
 
 
 def send(dispatcher: CollectingDispatcher, turn: Turn) -> List[Dict[Text, Any]]:

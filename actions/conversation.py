@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Text
+import abc
+from typing import TYPE_CHECKING, Text
 
 from rasa_sdk import Tracker
 
 from actions.base import AssistantAction
 from bot.dialogue import Assistant, State, Turn
+
+if TYPE_CHECKING:
+    from bot.training.trainer import Trainer
 
 
 class ActionTriage(AssistantAction):
@@ -28,6 +32,12 @@ class ActionContinue(AssistantAction):
         return "action_continue"
 
     def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        if state.awaiting in ("training", "briefing") and helper.library.get(state.partnership):
+            from actions.base import trainer
+
+            if state.awaiting == "training":
+                return trainer().start(state)
+            return trainer().briefing(state, 0)
         return helper.proceed(state)
 
 
@@ -93,3 +103,63 @@ class ActionStartOver(AssistantAction):
 
     def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
         return helper.start_over(state)
+
+
+# Training ---------------------------------------------------------------------------------------
+
+
+class TrainerAction(AssistantAction):
+    """An action whose work is one call to the ``Trainer``."""
+
+    def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        from actions.base import trainer
+
+        return self.trainer_turn(trainer(), state, tracker)
+
+    @abc.abstractmethod
+    def trainer_turn(self, training: "Trainer", state: State, tracker: Tracker) -> Turn:
+        """Ask the ``Trainer`` for this action's turn."""
+
+
+class ActionStartTraining(TrainerAction):
+    def name(self) -> Text:
+        return "action_start_training"
+
+    def trainer_turn(self, training, state, tracker):
+        return training.start(state)
+
+
+class ActionQuizAnswer(TrainerAction):
+    def name(self) -> Text:
+        return "action_quiz_answer"
+
+    def trainer_turn(self, training, state, tracker):
+        from actions.records import caller
+
+        given = next(tracker.get_latest_entity_values("answer"), None)
+        return training.answer(state, tracker.slots, caller(tracker), given)
+
+
+class ActionStopTraining(TrainerAction):
+    def name(self) -> Text:
+        return "action_stop_training"
+
+    def trainer_turn(self, training, state, tracker):
+        return training.stop()
+
+
+class ActionBriefing(TrainerAction):
+    def name(self) -> Text:
+        return "action_briefing"
+
+    def trainer_turn(self, training, state, tracker):
+        return training.briefing(state, 0)
+
+
+class ActionContinueBriefing(TrainerAction):
+    def name(self) -> Text:
+        return "action_continue_briefing"
+
+    def trainer_turn(self, training, state, tracker):
+        step = tracker.get_slot("briefing_step")
+        return training.briefing(state, int(step) if isinstance(step, (int, float)) else 0)

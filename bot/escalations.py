@@ -158,6 +158,10 @@ class Desk:
 
     def open(self, caller: Caller, slots: Mapping[str, Any]) -> Turn:
         """Open the escalation from the filled form, at the pack's first stage."""
+        if slots.get("training_active"):
+            raise store.InvalidValue(
+                "In training mode nothing is recorded. Say \"stop training\" first if this is a real disagreement."
+            )
         turn = Turn()
         state = State.from_slots(slots)
         pack = self.library[slots[PARTNERSHIP]]

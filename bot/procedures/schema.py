@@ -238,6 +238,7 @@ class Pack(Model):
     seed: SeedDocument
     version: str
     resolve_quickly: Fact
+    background: List[Fact] = []  # why the procedure exists, for the 7-minute briefing
     principles: List[Fact] = []
     categories: List[Fact] = Field(..., min_items=1)
     record_keeping: List[Fact] = []

@@ -159,6 +159,31 @@ def purge_records(args: argparse.Namespace, settings: Settings, out: TextIO) -> 
     return 0
 
 
+def list_training(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    """Training completions (who, when, partnership, score), for training compliance."""
+    database = open_database(settings)
+    with database.session() as session:
+        manager = None
+        if args.manager:
+            channel, _, identity = args.manager.partition(":")
+            manager = session.scalars(
+                select(store.Person).where(store.Person.channel == channel, store.Person.channel_id == identity)
+            ).first()
+            if manager is None:
+                raise store.RecordError(f"No one is registered as {args.manager} (give channel:identity).")
+        rows = [
+            (c.completed_at, c.person.channel, c.person.channel_id, c.person.role or "-", c.partnership, c.score, c.total)
+            for c in store.completions(session, partnership=args.partnership, manager=manager)
+        ]
+    if not rows:
+        out.write("No training completed yet.\n")
+        return 0
+    out.write(f"{'completed':<17} {'who':<32} {'role':<20} {'partnership':<26} score\n")
+    for at, channel, identity, role, partnership, score, total in rows:
+        out.write(f"{at:%Y-%m-%d %H:%M} {channel + ':' + identity:<32} {role[:20]:<20} {partnership:<26} {score}/{total}\n")
+    return 0
+
+
 def db_upgrade(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     database = open_database(settings)
     database.dispose()
@@ -193,6 +218,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     purge = actions.add_parser("purge", help="delete escalations closed longer ago than the retention period")
     purge.add_argument("--retention-days", type=int, help="default: BOT_RETENTION_DAYS")
     purge.set_defaults(handler=lambda a, s: purge_records(a, s, sys.stdout))
+
+    training = commands.add_parser("training", help="Level 3 training completions")
+    training_actions = training.add_subparsers(dest="training_command", required=True, metavar="ACTION")
+    completions = training_actions.add_parser("list", help="who completed the quiz, when, with what score")
+    completions.add_argument("--partnership", help="only this partnership id")
+    completions.add_argument("--manager", help="only this manager's team, as channel:identity")
+    completions.set_defaults(handler=lambda a, s: list_training(a, s, sys.stdout))
 
     db = commands.add_parser("db", help="the records database")
     db_actions = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")

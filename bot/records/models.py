@@ -162,3 +162,18 @@ class AuditEntry(Base):
     action = Column(String(48), nullable=False)
     detail = Column(JSON, nullable=False, default=dict)
 
+
+
+class TrainingCompletion(Base):
+    """A finished Level 3 quiz: who, when, which partnership's procedure, the score."""
+
+    __tablename__ = "training_completions"
+
+    id = Column(Integer, primary_key=True)
+    person_id = Column(Integer, ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True)
+    partnership = Column(String(64), nullable=False)
+    completed_at = Column(AwareDateTime(), nullable=False)
+    score = Column(Integer, nullable=False)
+    total = Column(Integer, nullable=False)
+
+    person = relationship("Person")

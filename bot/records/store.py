@@ -21,7 +21,14 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from bot.procedures.schema import Pack
 from bot.procedures.timescales import stage_due
-from bot.records.models import AuditEntry, Escalation, Person, ProcedureVersion, StageEntry
+from bot.records.models import (
+    AuditEntry,
+    Escalation,
+    Person,
+    ProcedureVersion,
+    StageEntry,
+    TrainingCompletion,
+)
 from bot.records.views import EscalationView, PersonView, StageView
 
 CATEGORIES_FILE = Path(__file__).with_name("categories.yml")
@@ -498,3 +505,31 @@ def purge_closed(session: Session, *, retention_days: int, now: datetime, actor:
         session.delete(escalation)
     session.flush()
     return references
+
+
+# Training ---------------------------------------------------------------------------------------
+
+
+def record_completion(
+    session: Session, *, person: Person, partnership: str, score: int, total: int, now: datetime
+) -> TrainingCompletion:
+    """A finished Level 3 quiz, for the person's training record."""
+    if not 0 <= score <= total or total < 1:
+        raise InvalidValue(f"A score of {score} out of {total} is not possible.")
+    completion = TrainingCompletion(person=person, partnership=partnership, score=score, total=total, completed_at=now)
+    session.add(completion)
+    session.flush()
+    audit(session, actor=actor_of(person), action="training.completed", at=now, partnership=partnership, score=score, total=total)
+    return completion
+
+
+def completions(
+    session: Session, *, partnership: str | None = None, manager: Person | None = None
+) -> list[TrainingCompletion]:
+    """Training completions, newest first; only a manager's team when ``manager`` is given."""
+    query = select(TrainingCompletion).join(Person, TrainingCompletion.person_id == Person.id)
+    if partnership:
+        query = query.where(TrainingCompletion.partnership == partnership)
+    if manager is not None:
+        query = query.where(Person.line_manager_id == manager.id)
+    return list(session.scalars(query.order_by(TrainingCompletion.completed_at.desc(), TrainingCompletion.id.desc())))

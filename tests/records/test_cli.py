@@ -99,3 +99,21 @@ def test_purge_and_errors(settings, two_records, database):
     assert missing.returncode == 2 and f"There is no escalation {first}" in missing.stderr
     bad_key = run(settings, "records", "list", BOT_RECORDS_KEY="not-a-key")
     assert bad_key.returncode == 2 and "is not a Fernet key" in bad_key.stderr
+
+
+def test_training_completions_for_a_partnership_and_a_managers_team(settings, database):
+    with database.session() as session:
+        manager = store.person_for(session, channel="teams", channel_id="manager-1", now=NOW)
+        starter = store.person_for(session, channel="rest", channel_id="starter-1", now=NOW)
+        other = store.person_for(session, channel="rest", channel_id="starter-2", now=NOW)
+        starter.line_manager = manager
+        store.update_person(session, person=starter, now=NOW, role="Social worker")
+        store.record_completion(session, person=starter, partnership="bury-children", score=9, total=10, now=NOW)
+        store.record_completion(session, person=other, partnership="south-tyneside", score=5, total=10, now=NOW)
+    everyone = run(settings, "training", "list")
+    assert "rest:starter-1" in everyone.stdout and "9/10" in everyone.stdout and "5/10" in everyone.stdout
+    team = run(settings, "training", "list", "--manager", "teams:manager-1")
+    assert "rest:starter-1" in team.stdout and "starter-2" not in team.stdout
+    assert "Social worker" in team.stdout
+    unknown = run(settings, "training", "list", "--manager", "teams:nobody")
+    assert unknown.returncode == 2 and "No one is registered as teams:nobody" in unknown.stderr
