@@ -68,6 +68,10 @@ class Reply:
     attachment: Mapping[str, str] | None = None
 
 
+# Keyword arguments of rasa_sdk's ``CollectingDispatcher.utter_message``.
+RESERVED_VARIABLES = frozenset({"text", "image", "json_message", "response", "attachment", "buttons", "elements"})
+
+
 @dataclasses.dataclass
 class Turn:
     """What an action does: messages to send and slots to set (None clears a slot)."""
@@ -76,6 +80,9 @@ class Turn:
     slots: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def say(self, response: str, buttons: Iterable[Mapping[str, str]] = (), **variables: str) -> None:
+        shadowed = RESERVED_VARIABLES.intersection(variables)
+        if shadowed:  # utter_message would take these as its own arguments, not the template's
+            raise ValueError(f"{response}: template variables may not be named {sorted(shadowed)}")
         self.replies.append(Reply(response, variables, tuple(buttons)))
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot.clock import frozen_clock
-from bot.dialogue import Assistant, State
+from bot.dialogue import Assistant, State, Turn
 from bot.triage import Thresholds
 from tests.conftest import PARTNERSHIPS, london
 
@@ -232,3 +232,10 @@ def test_payloads_are_json():
     text = payload("choose_partnership", partnership="south-tyneside")
     assert text.startswith("/choose_partnership")
     assert json.loads(text[len("/choose_partnership"):]) == {"partnership": "south-tyneside"}
+
+
+@pytest.mark.parametrize("name", ["text", "image", "json_message", "attachment", "elements"])
+def test_a_template_variable_may_not_shadow_an_utter_message_argument(name):
+    # utter_message(text=...) would silently replace the whole template with the variable.
+    with pytest.raises(ValueError, match=name):
+        Turn().say("utter_briefing_step", **{name: "x"})

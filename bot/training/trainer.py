@@ -149,7 +149,7 @@ class Trainer:
         more = [{"title": "Next", "payload": payload("continue_briefing")}] if step + 1 < len(steps) else []
         turn.say(
             "utter_briefing_step", buttons=more, number=f"{step + 1}/{len(steps)}", heading=heading,
-            partnership=pack.short_name, text=text, sources=guidance.citation(pack, sources),
+            partnership=pack.short_name, body=text, sources=guidance.citation(pack, sources),
         )  # fmt: skip
         turn.slots.update({BRIEFING_STEP: float(step + 1), AWAITING: None})
         return turn

@@ -121,6 +121,7 @@ def test_the_briefing_walks_four_steps_in_the_partnerships_terms(trainer, librar
     step = 0
     while turn.replies[0].response == "utter_briefing_step":
         seen.append(turn.replies[0].variables["heading"])
+        assert turn.replies[0].variables["body"] == steps[step][1]
         assert turn.replies[0].variables["sources"].startswith(f"Source: {pack.short_name} procedure")
         step = int(turn.slots["briefing_step"])
         turn = trainer.briefing(state, step)
