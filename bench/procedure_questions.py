@@ -52,12 +52,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--name", default="procedure_questions", help="results file name (without extension)")
+    parser.add_argument("--rasa-port", type=int, default=5205)
+    parser.add_argument("--actions-port", type=int, default=5255)
     args = parser.parse_args(argv)
 
     questions = yaml.safe_load(args.questions.read_text())["questions"]
     results = []
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as var, serving(Path(var) / "var") as url:
+    with tempfile.TemporaryDirectory() as var, serving(Path(var) / "var", args.rasa_port, args.actions_port) as url:
         print(f"assistant ready after {time.perf_counter() - started:.0f} s; asking {len(questions)} questions")
         for number, item in enumerate(questions, 1):
             reply = ask(url, item["partnership"], item["question"])
@@ -76,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         "target": TARGET,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "procedure_questions.json").write_text(json.dumps({**summary, "results": results}, indent=2) + "\n")
+    (args.out / f"{args.name}.json").write_text(json.dumps({**summary, "results": results}, indent=2) + "\n")
     lines = [
         "# Procedure questions through the API", "",
-        f"{len(results)} questions written from the seeds only (`{QUESTIONS.relative_to(ROOT)}`), "
+        f"{len(results)} questions written from the seeds only (`{args.questions.resolve().relative_to(ROOT)}`), "
         f"asked over the REST channel after choosing the partnership.", "",
         "| partnership | answered with the seed's fact |", "| --- | --- |",
         *[f"| {p} | {per_right[p]}/{n} ({per_right[p] / n:.1%}) |" for p, n in sorted(per.items())],
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         if not r["right"]:
             lines += [f"- **{r['partnership']}**: {r['question']!r} (expected one of {r['expect']}; {r['source']})",
                       "  > " + r["reply"].replace("\n", "\n  > "), ""]  # fmt: skip
-    (args.out / "procedure_questions.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print(json.dumps(summary, indent=2))
     return 0 if summary["answered_with_the_seed_fact"] >= TARGET else 1
 
