@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Text
 from rasa_sdk import Tracker
 
 from actions.base import AssistantAction
-from bot.dialogue import Assistant, State, Turn
+from bot.dialogue import AWAITING_MORE_TIME, Assistant, State, Turn
 
 if TYPE_CHECKING:
     from bot.training.trainer import Trainer
@@ -68,6 +68,13 @@ class ActionSetReviewDate(AssistantAction):
         return "action_set_review_date"
 
     def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
+        if state.awaiting == AWAITING_MORE_TIME and tracker.get_slot("escalation_ref"):
+            from actions.base import desk
+            from actions.records import caller
+
+            return desk().agree_more_time(
+                caller(tracker), tracker.get_slot("escalation_ref"), (tracker.latest_message or {}).get("text") or ""
+            )
         turn = helper.review_date(state, (tracker.latest_message or {}).get("text") or "")
         agreed = turn.slots.get("review_date")
         reference = tracker.get_slot("escalation_ref")

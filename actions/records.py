@@ -48,7 +48,7 @@ class DeskAction(AssistantAction):
 
 # Intents that must interrupt a form even when the same message also names a partnership or a
 # child (which would otherwise count as the form's progress): the rules then answer them first.
-INTERRUPTING_INTENTS = {"immediate_risk", "cancel", "help"}
+INTERRUPTING_INTENTS = {"immediate_risk", "cancel", "help", "EXTERNAL_nudge"}
 
 
 class InterruptibleForm(FormValidationAction, abc.ABC):
@@ -293,3 +293,37 @@ class ActionSessionStart(Action):
         events.append(ActionExecuted("action_listen"))
         return events
 
+
+
+# Nudges -----------------------------------------------------------------------------------------
+
+
+class ActionNudge(DeskAction):
+    """A nudge arrived in this conversation (``EXTERNAL_nudge``, triggered by ``bot.nudges``)."""
+
+    def name(self) -> Text:
+        return "action_nudge"
+
+    def desk_turn(self, records: Desk, tracker: Tracker) -> Turn:
+        from bot.nudges.delivery import NUDGE_ENTITY
+
+        key = next(tracker.get_latest_entity_values(NUDGE_ENTITY), None)
+        if not key:
+            return Turn()
+        # Inside a form the conversation stays on the record being filled in.
+        return records.nudge(caller(tracker), key, follow=not tracker.active_loop_name)
+
+
+class ActionMoreTime(DeskAction):
+    """More time agreed at the current stage: ask until when."""
+
+    def name(self) -> Text:
+        return "action_more_time"
+
+    def desk_turn(self, records: Desk, tracker: Tracker) -> Turn:
+        reference = tracker.get_slot(ESCALATION_REF)
+        if not reference or not tracker.get_slot("has_record"):
+            turn = Turn()
+            turn.say("utter_more_time_no_record")
+            return turn
+        return records.ask_more_time(caller(tracker), reference)

@@ -126,6 +126,9 @@ def parser() -> argparse.ArgumentParser:
     from bot.records.cli import add_commands
 
     add_commands(commands)
+    from bot.nudges.cli import add_commands as add_nudge_commands
+
+    add_nudge_commands(commands)
     return main
 
 

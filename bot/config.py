@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from typing import Mapping
 
@@ -41,6 +41,11 @@ class Settings:
     risk_alert_confidence: float = 0.2
     risk_route_confidence: float = 0.35
     log_level: str = "INFO"
+    nudge_interval_seconds: int = 60
+    nudge_hours: tuple[time, time] = (time(9, 0), time(17, 0))
+    nudge_overdue_after_days: int = 2
+    nudge_claim_seconds: int = 120
+    nudge_retry_max_minutes: int = 60
 
     @property
     def action_endpoint_url(self) -> str:
@@ -115,6 +120,22 @@ class Settings:
         if retention < 1:
             raise SettingsError(f"BOT_RETENTION_DAYS must be at least 1 day, not {retention}.")
 
+        hours_raw = text("BOT_NUDGE_HOURS", "09:00-17:00")
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in hours_raw.split("-"))
+        except ValueError:
+            raise SettingsError(
+                f"BOT_NUDGE_HOURS={hours_raw!r} is not a range of times such as 09:00-17:00."
+            ) from None
+        if start >= end:
+            raise SettingsError(f"BOT_NUDGE_HOURS={hours_raw!r}: the start must come before the end.")
+
+        def positive(name: str, default: int) -> int:
+            value = int(number(name, default, int))
+            if value < 1:
+                raise SettingsError(f"{name} must be at least 1, not {value}.")
+            return value
+
         return cls(
             var_dir=Path(text("BOT_VAR_DIR", str(defaults.var_dir))).resolve(),
             packs_dir=Path(text("BOT_PACKS_DIR", str(defaults.packs_dir))).resolve(),
@@ -138,4 +159,9 @@ class Settings:
                 "BOT_RISK_ROUTE_CONFIDENCE", defaults.risk_route_confidence
             ),
             log_level=text("BOT_LOG_LEVEL", defaults.log_level).upper(),
+            nudge_interval_seconds=positive("BOT_NUDGE_INTERVAL_SECONDS", defaults.nudge_interval_seconds),
+            nudge_hours=(start, end),
+            nudge_overdue_after_days=positive("BOT_NUDGE_OVERDUE_AFTER_DAYS", defaults.nudge_overdue_after_days),
+            nudge_claim_seconds=positive("BOT_NUDGE_CLAIM_SECONDS", defaults.nudge_claim_seconds),
+            nudge_retry_max_minutes=positive("BOT_NUDGE_RETRY_MAX_MINUTES", defaults.nudge_retry_max_minutes),
         )

@@ -49,6 +49,7 @@ AWAITING_SUBJECT = "subject"
 AWAITING_REVIEW_DATE = "review_date"
 AWAITING_ROUTE = "route"
 AWAITING_OVERVIEW = "overview"
+AWAITING_MORE_TIME = "more_time"
 
 ROUTE_BUTTON_TITLES = {
     IMMEDIATE_RISK: "Someone may be in danger now",

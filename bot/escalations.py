@@ -8,14 +8,17 @@ knows nothing of Rasa; the database is the truth, so every turn reads the record
 from __future__ import annotations
 
 import dataclasses
+import logging
 from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.dialogue import (
     AWAITING,
+    AWAITING_MORE_TIME,
     AWAITING_REVIEW_DATE,
     ESCALATION_STARTED_AT,
     PARTNERSHIP,
@@ -33,8 +36,11 @@ from bot.procedures import guidance
 from bot.procedures.schema import Pack
 from bot.records import store
 from bot.records.db import Database
-from bot.records.models import Escalation, Person, StageEntry
+from bot.procedures.timescales import calendar_for
+from bot.records.models import Escalation, Nudge, Person, StageEntry
 from bot.triage import DISAGREEMENT
+
+logger = logging.getLogger(__name__)
 
 # Slots of the forms (the domain declares the same).
 CASE_REFERENCE = "case_reference"
@@ -341,6 +347,99 @@ class Desk:
                 entry = escalation.stages[-1]
                 turn.say("utter_welcome_back", reference=escalation.reference, stage_title=entry.title, due=due_text(entry))
                 self._follow(turn, escalation, entry)
+        return turn
+
+    # Nudges --------------------------------------------------------------------------------
+
+    def nudge(self, caller: Caller, key: str, *, follow: bool = True) -> Turn:
+        """The message of the nudge with ``key`` (``bot.nudges``), in its recipient's conversation:
+        the stage due or overdue, with buttons that act on the record; or a partnership contact's
+        notification. ``follow``: point the conversation at the record (not inside a form)."""
+        from bot.nudges.plan import MANAGER, NOTIFY, OVERDUE
+
+        turn = Turn()
+        try:
+            escalation_id, stage_index, kind, due_on = key.split(":", 3)
+            due = date.fromisoformat(due_on)
+        except ValueError:
+            logger.warning("nudge with a malformed key %r ignored", key)
+            return turn
+        with self.database.session() as session:
+            nudge = session.scalars(
+                select(Nudge).where(
+                    Nudge.escalation_id == int(escalation_id), Nudge.stage_index == int(stage_index),
+                    Nudge.kind == kind, Nudge.due_on == due,
+                )  # fmt: skip
+            ).first()
+            if nudge is None or (nudge.recipient.channel_id != caller.sender):
+                logger.warning("nudge %s is not for this conversation: not shown", key)
+                return turn
+            escalation = nudge.escalation
+            pack = store.pack_of(escalation)
+            stage = pack.stage(nudge.stage_index)
+            common = {"reference": escalation.reference, "stage_title": stage.title, "partnership": pack.short_name}
+            if kind.startswith(NOTIFY):
+                form = next((f for f in pack.forms if f.id == stage.form), None)
+                turn.say(
+                    "utter_nudge_notify", **common, subject=escalation.subject,
+                    category=store.category_label(escalation.category),
+                    agencies=", ".join(escalation.agencies or [escalation.other_agency]),
+                    form=f" ({form.title})" if form else "", sources=guidance.citation(pack, [stage.source]),
+                )  # fmt: skip
+                return turn
+            entry = escalation.stages[-1]
+            if stage.if_not_resolved:
+                next_step = stage.if_not_resolved
+            elif nudge.stage_index + 1 < len(pack.stages):
+                following = pack.stage(nudge.stage_index + 1)
+                next_step = f"{following.title}: {following.raised_by} with {following.raised_with}."
+            else:
+                next_step = pack.final_body.decides
+            late = calendar_for(pack.bank_holidays).working_days_between(due, self._now().date())
+            buttons = [
+                {"title": "Resolved", "payload": payload("resolved")},
+                {"title": "Not resolved: escalate", "payload": payload("not_resolved")},
+                {"title": "We agreed more time", "payload": payload("more_time")},
+            ]
+            response = "utter_nudge_" + ("overdue" if kind.startswith(OVERDUE) else "due") + ("_manager" if kind.endswith(MANAGER) else "")
+            turn.say(
+                response, buttons=buttons, **common, due=guidance.format_date(due), late=str(late),
+                agency=escalation.raised_by.agency or "another agency", next_step=next_step,
+                sources=guidance.citation(pack, [stage.timescale.source or stage.source]),
+            )  # fmt: skip
+            if follow and escalation.status == store.OPEN:
+                self._follow(turn, escalation, entry)
+        return turn
+
+    def ask_more_time(self, caller: Caller, reference: str | None) -> Turn:
+        turn = Turn()
+        title = self.current_stage_title(caller, reference)
+        turn.say("utter_ask_more_time", stage_title=title)
+        turn.slots[AWAITING] = AWAITING_MORE_TIME
+        return turn
+
+    def agree_more_time(self, caller: Caller, reference: str, text: str) -> Turn:
+        """The date the other agency agreed to: the stage is chased then, not at its due date."""
+        from bot.nlp.dates import PastDate, parse_review_date
+
+        turn = Turn()
+        now = self._now()
+        with self.database.session() as session:
+            person = self._person(session, caller)
+            escalation = store.find(session, reference=reference, person=person)
+            pack = store.pack_of(escalation)
+            try:
+                until = parse_review_date(text, now.date(), calendar_for(pack.bank_holidays))
+            except PastDate as past:
+                turn.say("utter_review_date_past", date=guidance.format_date(past.day))
+                return turn
+            if until is None:
+                turn.say("utter_ask_review_date_again")
+                return turn
+            entry = store.agree_more_time(session, escalation=escalation, person=person, until=until, now=now)
+            turn.say("utter_more_time_noted", reference=escalation.reference, stage_title=entry.title,
+                     date=guidance.format_date(until))  # fmt: skip
+        turn.slots[AWAITING] = None
         return turn
 
     # The partnership's form --------------------------------------------------------------

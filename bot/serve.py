@@ -73,6 +73,7 @@ def commands(settings: Settings, endpoints: Path, model: Path = MODEL) -> dict[s
             "--model", str(model), "--endpoints", str(endpoints),
             "--credentials", str(CREDENTIALS), "--cors", "http://127.0.0.1:8000",
         ],
+        "nudges": [python, "-m", "bot", "nudges", "run"],
     }  # fmt: skip
 
 

@@ -142,8 +142,15 @@ class StageEntry(Base):
     key_points_in_writing = Column(Boolean)
     resolved = Column(Boolean)
     closed_at = Column(AwareDateTime())
+    # More time agreed with the other agency: nudges wait for this date instead of ``due_on``.
+    more_time_until = Column(Date)
 
     escalation = relationship("Escalation", back_populates="stages")
+
+    @property
+    def nudge_due_on(self):
+        """The date the stage is chased on: the agreed extension, else its due date."""
+        return self.more_time_until or self.due_on
 
 
 class AuditEntry(Base):
@@ -163,7 +170,6 @@ class AuditEntry(Base):
     detail = Column(JSON, nullable=False, default=dict)
 
 
-
 class TrainingCompletion(Base):
     """A finished Level 3 quiz: who, when, which partnership's procedure, the score."""
 
@@ -177,3 +183,68 @@ class TrainingCompletion(Base):
     total = Column(Integer, nullable=False)
 
     person = relationship("Person")
+
+
+class PartnershipContact(Base):
+    """Who receives a partnership contact's notifications (e.g. South Tyneside's Business
+    Manager at Stage 2): a contact id of the pack, and the person on a channel."""
+
+    __tablename__ = "partnership_contacts"
+    __table_args__ = (UniqueConstraint("partnership", "contact_id", name="uq_partnership_contacts"),)
+
+    id = Column(Integer, primary_key=True)
+    partnership = Column(String(64), nullable=False)
+    contact_id = Column(String(64), nullable=False)
+    person_id = Column(Integer, ForeignKey("people.id", ondelete="CASCADE"), nullable=False)
+
+    person = relationship("Person")
+
+
+class Nudge(Base):
+    """A follow-up owed to someone about an escalation's stage.
+
+    The key (escalation, stage, kind, due date) is unique: the row is written before anything is
+    sent, so a restart, a crash mid-send or two sweeps at once find it and never send it twice.
+    A sweep claims a row for ``claimed_until``; a claim that outlives a crashed sweep expires and
+    the next sweep delivers it (checking first whether it arrived).
+    """
+
+    __tablename__ = "nudges"
+    __table_args__ = (
+        UniqueConstraint("escalation_id", "stage_index", "kind", "due_on", name="uq_nudges_key"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    escalation_id = Column(Integer, ForeignKey("escalations.id", ondelete="CASCADE"), nullable=False)
+    stage_index = Column(Integer, nullable=False)
+    kind = Column(String(40), nullable=False)
+    due_on = Column(Date, nullable=False)
+    recipient_id = Column(Integer, ForeignKey("people.id", ondelete="CASCADE"), nullable=False)
+    status = Column(String(16), nullable=False, index=True)  # pending / sent / undeliverable
+    created_at = Column(AwareDateTime(), nullable=False)
+    next_attempt_at = Column(AwareDateTime(), nullable=False, index=True)
+    claim_token = Column(String(32))
+    claimed_until = Column(AwareDateTime())
+    attempts = Column(Integer, nullable=False, default=0)
+    sent_at = Column(AwareDateTime())
+    last_error = Column(String(240))
+
+    escalation = relationship("Escalation")
+    recipient = relationship("Person")
+
+    @property
+    def key(self) -> str:
+        """The nudge's identity, also carried in the message so a redelivery can be detected."""
+        return f"{self.escalation_id}:{self.stage_index}:{self.kind}:{self.due_on.isoformat()}"
+
+
+class NudgeAttempt(Base):
+    """One try at delivering a nudge: sent, found already delivered, or failed (with why)."""
+
+    __tablename__ = "nudge_attempts"
+
+    id = Column(Integer, primary_key=True)
+    nudge_id = Column(Integer, ForeignKey("nudges.id", ondelete="CASCADE"), nullable=False, index=True)
+    at = Column(AwareDateTime(), nullable=False)
+    outcome = Column(String(24), nullable=False)
+    error = Column(String(240))

@@ -24,6 +24,7 @@ from bot.procedures.timescales import stage_due
 from bot.records.models import (
     AuditEntry,
     Escalation,
+    PartnershipContact,
     Person,
     ProcedureVersion,
     StageEntry,
@@ -433,12 +434,13 @@ def escalations_of(session: Session, *, person: Person, status: str | None = Non
 
 
 def find(session: Session, *, reference: str, person: Person | None) -> Escalation:
-    """The escalation with ``reference``; its owner only (``person`` None: an operator)."""
+    """The escalation with ``reference``, for its owner or the owner's line manager (who is
+    nudged about it and may answer for it); ``person`` None: an operator."""
     normalised = reference.strip().upper()
     escalation = session.scalars(select(Escalation).where(Escalation.reference == normalised)).first()
     if escalation is None:
         raise NoSuchEscalation(f"There is no escalation {normalised}. Say \"my escalations\" to list yours.")
-    if person is not None and escalation.raised_by_id != person.id:
+    if person is not None and person.id not in (escalation.raised_by_id, escalation.raised_by.line_manager_id):
         raise NotYourEscalation(
             f"{normalised} is not one of your escalations. Say \"my escalations\" to list yours."
         )
@@ -533,3 +535,50 @@ def completions(
     if manager is not None:
         query = query.where(Person.line_manager_id == manager.id)
     return list(session.scalars(query.order_by(TrainingCompletion.completed_at.desc(), TrainingCompletion.id.desc())))
+
+
+def agree_more_time(
+    session: Session, *, escalation: Escalation, person: Person, until: date, now: datetime
+) -> StageEntry:
+    """More time agreed at the current stage: follow-ups wait until ``until``."""
+    _require_open(escalation)
+    if until <= now.date():
+        raise InvalidValue("The date agreed has to be after today.")
+    entry = escalation.stages[-1]
+    entry.more_time_until = until
+    _touch(escalation, now)
+    session.flush()
+    audit(
+        session, actor=actor_of(person), action="stage.more_time", at=now,
+        reference=escalation.reference, stage=entry.key, until=until.isoformat(),
+    )  # fmt: skip
+    return entry
+
+
+# People and their managers -----------------------------------------------------------------
+
+
+def set_line_manager(session: Session, *, person: Person, manager: Person | None, now: datetime, actor: str) -> None:
+    """Link a practitioner to the line manager who is nudged about the stages managers own."""
+    if manager is not None and manager.id == person.id:
+        raise InvalidValue("A person cannot be their own line manager.")
+    person.line_manager_id = manager.id if manager is not None else None
+    session.flush()
+    audit(session, actor=actor, action="person.line_manager", at=now, person=person.id,
+          manager=manager.id if manager is not None else None)  # fmt: skip
+
+
+def set_contact(session: Session, *, partnership: str, contact_id: str, person: Person, now: datetime, actor: str) -> None:
+    """The person who receives a partnership contact's notifications (its business manager)."""
+    row = session.scalars(
+        select(PartnershipContact).where(
+            PartnershipContact.partnership == partnership, PartnershipContact.contact_id == contact_id
+        )
+    ).first()
+    if row is None:
+        session.add(PartnershipContact(partnership=partnership, contact_id=contact_id, person_id=person.id))
+    else:
+        row.person_id = person.id
+    session.flush()
+    audit(session, actor=actor, action="partnership.contact", at=now, partnership=partnership,
+          contact=contact_id, person=person.id)  # fmt: skip
