@@ -16,7 +16,7 @@ import re
 from typing import Iterable
 
 from bot.procedures.loader import Library
-from bot.procedures.schema import Fact, Pack, Source
+from bot.procedures.schema import Fact, Pack, Passage, Source
 
 NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "first": 1, "second": 2, "third": 3,
@@ -29,6 +29,21 @@ STAGE_NUMBER = re.compile(
 FINAL_STAGE = re.compile(rf"\b(final|last|top)\s+{STAGE_WORDS}\b")
 TITLE_NUMBER = re.compile(r"^(?:stage|level|step)\s+(\w+)", re.IGNORECASE)
 RELEVANT = 0.4  # cosine similarity below which a fact does not answer the question
+# A passage's score is its cosine similarity to the question, plus a share of the question's
+# content words it holds and a bonus for naming the stage asked about.
+PASSAGE_RELEVANT = 0.5  # below this a passage does not answer the question on its own
+PASSAGE_EXTRA = 0.45  # below this a passage is not added to a structured answer
+KEYWORD_WEIGHT = 0.3
+STAGE_BONUS = 0.12
+UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t) (resolve|agree|sort)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
+STOPWORDS = frozenset(
+    "what when where which who whom whose why how does do did doing done should would could can will shall must "
+    "have has had having the this that these those there their them they then than with from into onto about "
+    "your yours mine ours ourselves myself just also only very really actually still sure some any much many "
+    "being been were was are is it its i we you me my our us a an and or but if at by for in of on to up as "
+    "get got go goes going need needs want make made say says said tell told know procedure policy process "
+    "protocol happen happens".split()
+)
 
 
 class Topic(str, enum.Enum):
@@ -44,10 +59,12 @@ class Topic(str, enum.Enum):
     CATEGORIES = "categories"
     ACTIONS = "actions"
     STAGES = "stages"
+    BACKGROUND = "background"
 
 
 # Checked in this order; the first that matches is the question's topic.
 TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
+    (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\b(background|what's the point of|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
     (Topic.IMMEDIATE_RISK, re.compile(r"\b(imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent)")),
     (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (disagreement|issue|dispute|difference)s?|what areas|areas of (disagreement|dispute)|where (do )?disagreements? (usually |most (often|likely) )?arise|most likely to arise|what counts as a (professional )?disagreement)")),
     (Topic.NOT_COVERED, re.compile(r"\b(does (it|the (policy|procedure|protocol)) (cover|apply)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r)")),
@@ -59,7 +76,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.FINAL, re.compile(r"\b(final (decision|say)|who (decides|makes the (final )?decision)|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
     (Topic.RECORD, re.compile(r"\b(record(ed|ing|s)?|write (down|up)|in writing|document(ed|ation)?|case (file|notes?)|what (should|do) i (keep|note))")),
     (Topic.WHO, re.compile(r"\b(who|whom|which (manager|person|people)|involved|escalate (it )?to|raise (it )?with|go to)\b")),
-    (Topic.STAGES, re.compile(r"\b(how many (stages|steps|levels)|what are the (stages|steps|levels)|stages|steps|levels|overview|the process|the procedure|the policy)\b")),
+    (Topic.STAGES, re.compile(r"\b(how many (stages|steps|levels)|what are the (stages|steps|levels)|stages|steps|levels|overview|how does (the|this|it) (\w+ )?(process|procedure|policy|protocol|escalation) work)\b")),
     (Topic.ACTIONS, re.compile(r"\b(what (do|should|must|does|will) (i|we|they|the \w+|my \w+)|what happens|how do i|what to do|role of|do at)\b")),
 ]
 
@@ -108,8 +125,17 @@ def read_question(text: str, pack: Pack) -> Question:
     if stage is None and re.search(r"\b(first|to start|begin|start with)\b", lowered):
         stage = 0
     topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(lowered)), None)
+    if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details", lowered):
+        topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
     if topic is None and stage is not None:
         topic = Topic.ACTIONS
+    if (
+        stage is not None
+        and stage < len(pack.stages) - 1
+        and topic in (Topic.WHO, Topic.ACTIONS, None)
+        and UNRESOLVED.search(lowered)
+    ):
+        stage += 1  # "who does it go to if stage 2 doesn't resolve it?" is about the stage after
     return Question(topic=topic, stage=stage, text=text)
 
 
@@ -259,6 +285,13 @@ def _stages(pack: Pack) -> Answer:
     )
 
 
+def _background(pack: Pack) -> Answer:
+    if not pack.background:
+        return _unknown(pack, "why it was written")
+    first = pack.background[0]
+    return Answer(_sentence(first.text), (first.source,))
+
+
 def _categories(pack: Pack) -> Answer:
     return Answer(
         f"Disagreements most often arise over {_join(c.text for c in pack.categories)}.",
@@ -309,6 +342,7 @@ ANSWERS = {
     Topic.CATEGORIES: lambda pack, q: _categories(pack),
     Topic.NOT_COVERED: lambda pack, q: _not_covered(pack, q.text),
     Topic.IMMEDIATE_RISK: lambda pack, q: _immediate_risk(pack),
+    Topic.BACKGROUND: lambda pack, q: _background(pack),
 }
 
 
@@ -353,13 +387,92 @@ def by_meaning(pack: Pack, question: str) -> Answer:
     return Answer(_sentence(text), (source,))
 
 
+# Answering in the seed's own words ---------------------------------------------------------------
+
+
+def _content_words(text: str) -> set[str]:
+    words = re.findall(r"[a-z0-9]+", text.lower().replace("’", "'").replace("'", ""))
+    return {_stem(w) for w in words if w not in STOPWORDS and len(w) > 1}
+
+
+def _stem(word: str) -> str:
+    for ending in ("ing", "ed", "es", "s"):
+        if word.endswith(ending) and len(word) - len(ending) >= 4:
+            return word[: -len(ending)]
+    return word
+
+
+def _stage_mentions(text: str) -> set[int]:
+    found = set()
+    for match in STAGE_NUMBER.finditer(text.lower()):
+        word = match.group(1) or match.group(2)
+        found.add(int(word) if word.isdigit() else NUMBER_WORDS[word])
+    for match in re.finditer(rf"\b{STAGE_WORDS}\s+(one|two|three|four|five)\b", text.lower()):
+        found.add(NUMBER_WORDS[match.group(1)])
+    return found
+
+
+@functools.lru_cache(maxsize=16)
+def _passage_vectors(pack_id: str, texts: tuple[str, ...]):
+    from bot.nlp.encoder import shared_encoder
+
+    return shared_encoder().encode(list(texts))
+
+
+def ranked_passages(pack: Pack, question: Question) -> list[tuple[float, Passage]]:
+    """The pack's passages, best first, scored by meaning, shared words and the stage named."""
+    if not pack.passages:
+        return []
+    from bot.nlp.encoder import shared_encoder
+
+    texts = tuple(f"{p.source.section}: {p.said}" for p in pack.passages)
+    scores = _passage_vectors(pack.id, texts) @ shared_encoder().encode([question.text])[0]
+    asked = _content_words(question.text)
+    stages = {question.stage}
+    if question.stage and UNRESOLVED.search(question.text.lower()):
+        stages.add(question.stage - 1)  # what the stage named says to do when it fails
+    numbers = {n for n, i in stage_numbers(pack).items() if question.stage is not None and i in stages}
+    ranked = []
+    for score, passage, text in zip(scores, pack.passages, texts):
+        score = float(score)
+        if asked:
+            score += KEYWORD_WEIGHT * len(asked & _content_words(text)) / len(asked)
+        if numbers & _stage_mentions(passage.source.section):
+            score += STAGE_BONUS
+        elif numbers & _stage_mentions(passage.text):
+            score += STAGE_BONUS / 2
+        ranked.append((score, passage))
+    ranked.sort(key=lambda pair: -pair[0])
+    return ranked
+
+
+def _said_already(passage: Passage, text: str) -> bool:
+    """Whether ``text`` already quotes the passage (the seed's words, not a paraphrase)."""
+
+    def plain(said: str) -> str:
+        return re.sub(r"[^a-z0-9]+", " ", said.lower()).strip()
+
+    return plain(passage.text) in plain(text)
+
+
 def answer(pack: Pack, question: Question, *, use_meaning: bool = True) -> Answer:
-    """The answer to ``question`` from ``pack``."""
-    if question.topic is not None:
-        return ANSWERS[question.topic](pack, question)
-    if use_meaning:
-        return by_meaning(pack, question.text)
-    return _unknown(pack, "that")
+    """The answer to ``question`` from ``pack``: the structured fact its topic names, with the
+    seed's own sentence that answers it best; a question no topic fits, from that sentence."""
+    structured = ANSWERS[question.topic](pack, question) if question.topic is not None else None
+    if not use_meaning:
+        return structured or _unknown(pack, "that")
+    ranked = ranked_passages(pack, question)
+    if structured is not None and structured.answered:
+        if question.topic is not Topic.STAGES and ranked and ranked[0][0] >= PASSAGE_EXTRA and not _said_already(ranked[0][1], structured.text):
+            best = ranked[0][1]
+            return Answer(f"{structured.text} {_sentence(best.said)}", (*structured.sources, best.source))
+        return structured
+    if ranked and ranked[0][0] >= PASSAGE_RELEVANT:
+        best = ranked[0][1]
+        return Answer(_sentence(best.said), (best.source,))
+    if structured is not None:
+        return structured
+    return by_meaning(pack, question.text)
 
 
 def other_partnership(library: Library, text: str, current: str | None) -> str | None:

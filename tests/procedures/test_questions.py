@@ -120,3 +120,38 @@ def test_an_unanswerable_question_says_so(library):
     said = ask(library["warrington-adults"], "what colour is the sky")[1]
     assert not said.answered
     assert "does not say" in said.text
+
+
+@pytest.mark.parametrize("partnership", ["bury-adults", "cambs-peterborough-adults"])
+def test_a_question_no_topic_names_is_answered_in_the_seeds_words(library, partnership):
+    pack = library[partnership]
+    assert any("open mind" in p.text for p in pack.passages)
+    # Ask in other words about a passage of the seed; the answer quotes a passage with its section.
+    question, said = ask(pack, "tell me what it says about keeping an open mind when challenged")
+    assert question.topic is None and said.answered
+    quoted = [p for p in pack.passages if p.said.rstrip(".") in said.text]
+    assert quoted, said.text
+    assert quoted[0].source in said.sources
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_who_takes_it_on_when_a_stage_fails(library, partnership):
+    pack = library[partnership]
+    number, index = sorted(stage_numbers(pack).items())[0]
+    question, said = ask(pack, f"{pack.stage_term.lower()} {number} didn't resolve it, who do we go to next?")
+    assert question.stage == index + 1
+    assert pack.stage(index + 1).raised_with in said.text
+
+
+def test_why_the_procedure_exists(library):
+    for pack in library:
+        question, said = ask(pack, "why was this procedure brought in?")
+        assert question.topic is Topic.BACKGROUND
+        assert pack.background[0].text in said.text
+
+
+def test_a_structured_answer_carries_the_seeds_sentence_for_its_stage(library):
+    pack = library["warrington-adults"]
+    question, said = ask(pack, "what do I record at stage 2?")
+    assert question.stage == 1
+    assert any(p.text in said.text and "2" in p.source.section for p in pack.passages), said.text
