@@ -71,7 +71,7 @@ def _insert_ignoring_duplicates(session: Session):
 
 
 def record_owed(session: Session, *, now: datetime, settings: Settings) -> int:
-    """Step 1: store every owed nudge with a recipient that is not stored yet."""
+    """Step 1: store every owed nudge with a recipient that is not stored yet; how many."""
     stored = {
         tuple(row)
         for row in session.execute(
@@ -91,9 +91,10 @@ def record_owed(session: Session, *, now: datetime, settings: Settings) -> int:
         )
         if wanted.recipient_id is not None and wanted.key not in stored
     ]
-    if new:
-        session.execute(_insert_ignoring_duplicates(session), new)
-    return len(new)
+    if not new:
+        return 0
+    inserted = session.execute(_insert_ignoring_duplicates(session), new).rowcount
+    return inserted if inserted >= 0 else len(new)  # rows another sweep stored first are not counted
 
 
 class Sweeper:
