@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from datetime import datetime, time
 from pathlib import Path
 from typing import Mapping
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+# Values left from an example or a template, refused for secrets and tokens.
+PLACEHOLDER = re.compile(r"^(<.*>|\$\{.*\}|x{3,}|\.{3}|change[-_ ]?me|placeholder|todo|tbd|your[-_ ].*|secret|token|password)$", re.I)
 
 
 class SettingsError(ValueError):
@@ -46,6 +51,32 @@ class Settings:
     nudge_overdue_after_days: int = 2
     nudge_claim_seconds: int = 120
     nudge_retry_max_minutes: int = 60
+    # Channels: each is on when its token / app id is set. Secrets stay out of repr() and logs.
+    telegram_token: str = dataclasses.field(default="", repr=False)
+    telegram_mode: str = "polling"  # or "webhook"
+    telegram_webhook_url: str = ""  # the public https URL Telegram posts updates to (webhook mode)
+    telegram_webhook_secret: str = dataclasses.field(default="", repr=False)
+    telegram_api_url: str = "https://api.telegram.org/bot"  # python-telegram-bot's base_url
+    teams_app_id: str = ""
+    teams_app_password: str = dataclasses.field(default="", repr=False)
+    teams_tenant_id: str = ""  # set for a single-tenant app registration
+    teams_openid_url: str = "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    teams_token_url: str = ""  # default: Microsoft's token endpoint for the tenant (or botframework.com)
+    webchat_port: int = 8000
+    registration_domains: tuple[str, ...] = ()  # e-mail domains allowed to register; empty: any
+    registration_codes: tuple[str, ...] = dataclasses.field(default=(), repr=False)  # invitation codes
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.teams_app_id)
+
+    @property
+    def webchat_url(self) -> str:
+        return f"http://127.0.0.1:{self.webchat_port}"
 
     @property
     def action_endpoint_url(self) -> str:
@@ -136,6 +167,25 @@ class Settings:
                 raise SettingsError(f"{name} must be at least 1, not {value}.")
             return value
 
+        def secret(name: str) -> str:
+            value = env.get(name, "").strip()
+            if value and PLACEHOLDER.match(value):
+                raise SettingsError(f"{name} is a placeholder ({value!r}): set the real value, or unset it.")
+            return value
+
+        def listing(name: str) -> tuple[str, ...]:
+            return tuple(part.strip().lower() for part in env.get(name, "").split(",") if part.strip())
+
+        telegram_mode = text("BOT_TELEGRAM_MODE", defaults.telegram_mode).lower()
+        if telegram_mode not in ("polling", "webhook"):
+            raise SettingsError(f"BOT_TELEGRAM_MODE must be polling or webhook, not {telegram_mode!r}.")
+        telegram_webhook_url = secret("BOT_TELEGRAM_WEBHOOK_URL")
+        if telegram_mode == "webhook" and secret("BOT_TELEGRAM_TOKEN") and not telegram_webhook_url.startswith("https://"):
+            raise SettingsError("BOT_TELEGRAM_MODE=webhook needs BOT_TELEGRAM_WEBHOOK_URL, an https:// URL Telegram can reach.")
+        teams_app_id = secret("BOT_TEAMS_APP_ID")
+        if teams_app_id and not secret("BOT_TEAMS_APP_PASSWORD"):
+            raise SettingsError("BOT_TEAMS_APP_ID is set but BOT_TEAMS_APP_PASSWORD is not: set the app's client secret.")
+
         return cls(
             var_dir=Path(text("BOT_VAR_DIR", str(defaults.var_dir))).resolve(),
             packs_dir=Path(text("BOT_PACKS_DIR", str(defaults.packs_dir))).resolve(),
@@ -164,4 +214,17 @@ class Settings:
             nudge_overdue_after_days=positive("BOT_NUDGE_OVERDUE_AFTER_DAYS", defaults.nudge_overdue_after_days),
             nudge_claim_seconds=positive("BOT_NUDGE_CLAIM_SECONDS", defaults.nudge_claim_seconds),
             nudge_retry_max_minutes=positive("BOT_NUDGE_RETRY_MAX_MINUTES", defaults.nudge_retry_max_minutes),
+            telegram_token=secret("BOT_TELEGRAM_TOKEN"),
+            telegram_mode=telegram_mode,
+            telegram_webhook_url=telegram_webhook_url,
+            telegram_webhook_secret=secret("BOT_TELEGRAM_WEBHOOK_SECRET"),
+            telegram_api_url=text("BOT_TELEGRAM_API_URL", defaults.telegram_api_url),
+            teams_app_id=teams_app_id,
+            teams_app_password=secret("BOT_TEAMS_APP_PASSWORD"),
+            teams_tenant_id=secret("BOT_TEAMS_TENANT_ID"),
+            teams_openid_url=text("BOT_TEAMS_OPENID_URL", defaults.teams_openid_url),
+            teams_token_url=text("BOT_TEAMS_TOKEN_URL", ""),
+            webchat_port=int(number("BOT_WEBCHAT_PORT", defaults.webchat_port, int)),
+            registration_domains=listing("BOT_REGISTRATION_DOMAINS"),
+            registration_codes=tuple(code.strip() for code in env.get("BOT_REGISTRATION_CODES", "").split(",") if code.strip()),
         )

@@ -28,8 +28,11 @@ class ServerDidNotStart(RuntimeError):
 
 
 @contextlib.contextmanager
-def serving(var: Path, rasa_port: int = RASA_PORT, actions_port: int = ACTIONS_PORT) -> Iterator[str]:
-    """The assistant's processes, as `make serve` runs them, until the block ends."""
+def serving(
+    var: Path, rasa_port: int = RASA_PORT, actions_port: int = ACTIONS_PORT, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """The assistant's processes, as `make serve` runs them, until the block ends; ``env`` adds
+    settings (a channel's token and its fake server's URL, for example)."""
     if not MODEL.is_file():
         raise ServerDidNotStart(f"no trained model at {MODEL}: run `make train` first")
     var.mkdir(parents=True, exist_ok=True)
@@ -39,6 +42,8 @@ def serving(var: Path, rasa_port: int = RASA_PORT, actions_port: int = ACTIONS_P
         "BOT_RASA_PORT": str(rasa_port),
         "BOT_ACTIONS_PORT": str(actions_port),
         "BOT_NOW": FROZEN_NOW,
+        "BOT_WEBCHAT_PORT": str(rasa_port + 3000),
+        **(env or {}),
     }
     log_path = var / f"serve-{rasa_port}.log"
     with log_path.open("a") as log:
