@@ -47,11 +47,12 @@ def assistant() -> Assistant:
 @functools.lru_cache(maxsize=1)
 def desk() -> "Desk":
     """The records side, with its database opened (and migrated) on first use."""
-    from bot.escalations import Desk
+    from bot.escalations import Desk, Registration
     from bot.records.db import open_database
 
     settings = Settings.from_env()
-    return Desk(assistant(), open_database(settings), settings.documents_dir)
+    registration = Registration(domains=settings.registration_domains, codes=settings.registration_codes)
+    return Desk(assistant(), open_database(settings), settings.documents_dir, registration)
 
 
 @functools.lru_cache(maxsize=1)

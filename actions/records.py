@@ -77,7 +77,30 @@ def _answered_since_user_spoke(tracker: Tracker) -> bool:
     return False
 
 
-class ValidateEscalationForm(InterruptibleForm):
+class RegistrationAnswers:
+    """Validators of the registration questions, shared by the registration form and the
+    escalation form (which asks them first where the partnership restricts records)."""
+
+    def validate_work_email(self, value, dispatcher, tracker, domain):
+        kept, problem = desk().check_work_email(value)
+        if problem:
+            dispatcher.utter_message(response="utter_wrong_text", problem=problem)
+        return {"work_email": kept}
+
+    def validate_invite_code(self, value, dispatcher, tracker, domain):
+        kept, problem = desk().check_invite_code(value, tracker.get_slot("work_email"))
+        if problem:
+            dispatcher.utter_message(response="utter_wrong_text", problem=problem)
+        return {"invite_code": kept}
+
+    def validate_manager_email(self, value, dispatcher, tracker, domain):
+        kept, problem = Desk.check_manager_email(value, tracker.get_slot("work_email"))
+        if problem:
+            dispatcher.utter_message(response="utter_wrong_text", problem=problem)
+        return {"manager_email": kept}
+
+
+class ValidateEscalationForm(RegistrationAnswers, InterruptibleForm):
     """Asks only what is missing; refuses personal data and says why, then asks again."""
 
     def name(self) -> Text:
@@ -327,3 +350,39 @@ class ActionMoreTime(DeskAction):
             turn.say("utter_more_time_no_record")
             return turn
         return records.ask_more_time(caller(tracker), reference)
+
+
+
+# Registration -----------------------------------------------------------------------------------
+
+
+class ValidateRegistrationForm(RegistrationAnswers, InterruptibleForm):
+    def name(self) -> Text:
+        return "validate_registration_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker: Tracker, domain) -> List[Text]:
+        return desk().registration_slots_needed(caller(tracker), tracker.slots)
+
+    def _text(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+        kept, response, problem = desk().check_text(slot, value)
+        if response == "utter_personal_data_found":
+            dispatcher.utter_message(response=response, found=problem)
+        elif response:
+            dispatcher.utter_message(response=response, problem=problem)
+        return {slot: kept}
+
+    def validate_my_agency(self, value, dispatcher, tracker, domain):
+        return self._text("my_agency", value, dispatcher)
+
+    def validate_my_role(self, value, dispatcher, tracker, domain):
+        return self._text("my_role", value, dispatcher)
+
+
+class ActionRegister(DeskAction):
+    """The filled registration form: register, link the line manager (or say when)."""
+
+    def name(self) -> Text:
+        return "action_register"
+
+    def desk_turn(self, records: Desk, tracker: Tracker) -> Turn:
+        return records.register(caller(tracker), tracker.slots)

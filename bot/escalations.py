@@ -58,6 +58,13 @@ OUTCOME_KIND = "outcome_kind"
 ESCALATION_REF = "escalation_ref"
 HAS_RECORD = "has_record"
 
+WORK_EMAIL = "work_email"
+INVITE_CODE = "invite_code"
+MANAGER_EMAIL = "manager_email"
+REGISTRATION_SLOTS = (WORK_EMAIL, INVITE_CODE, MANAGER_EMAIL)
+NO_MANAGER = "none"  # the manager_email slot's value when there is no line manager to add
+NO_MANAGER_WORDS = {"none", "no", "n/a", "na", "skip", "not applicable", "i am the manager", "i'm the manager", "no manager"}
+
 ESCALATION_FORM_SLOTS = (CASE_REFERENCE, OTHER_AGENCY, CATEGORY, SUMMARY, DESIRED_OUTCOME, EVIDENCE, MY_AGENCY, MY_ROLE)
 OTHER_AGENCY_POSITION = "other_agency_position"
 OUTCOME_FORM_SLOTS = (STAGE_OUTCOME, OTHER_AGENCY_POSITION, KEY_POINTS_IN_WRITING, OUTCOME_FOR_PERSON, OUTCOME_KIND)
@@ -77,6 +84,20 @@ FREE_TEXT_SLOTS = {
 
 
 @dataclasses.dataclass(frozen=True)
+class Registration:
+    """The partnership's rule for who may keep records: work e-mail domains or invitation codes
+    (``BOT_REGISTRATION_DOMAINS``, ``BOT_REGISTRATION_CODES``). With neither, anyone may, and the
+    escalation form's own questions (agency, role) register them."""
+
+    domains: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.domains or self.codes)
+
+
+@dataclasses.dataclass(frozen=True)
 class Caller:
     """Who is talking: their channel and their identity on it."""
 
@@ -93,10 +114,13 @@ def due_text(entry: StageEntry | Any) -> str:
 class Desk:
     """The records side of the conversation, over the procedure library and the database."""
 
-    def __init__(self, assistant: Assistant, database: Database, documents_dir: Path) -> None:
+    def __init__(
+        self, assistant: Assistant, database: Database, documents_dir: Path, registration: Registration = Registration()
+    ) -> None:
         self.assistant = assistant
         self.database = database
         self.documents_dir = documents_dir
+        self.registration = registration
 
     @property
     def library(self):
@@ -108,6 +132,13 @@ class Desk:
     def _person(self, session: Session, caller: Caller) -> Person:
         return store.person_for(session, channel=caller.channel, channel_id=caller.sender, now=self._now())
 
+    def _registered(self, session: Session, caller: Caller) -> Person:
+        """The caller, who must be registered where the partnership restricts records."""
+        person = self._person(session, caller)
+        if self.registration.restricted and person.registered_at is None:
+            raise store.RecordError("Only registered people can see escalation records: say \"register\" first.")
+        return person
+
     # The escalation form --------------------------------------------------------------------
 
     def form_slots_needed(self, caller: Caller, slots: Mapping[str, Any]) -> list[str]:
@@ -118,6 +149,11 @@ class Desk:
             needed.append(PARTNERSHIP)
         if slots.get(SUBJECT) is None and (pack is None or len(pack.covers) > 1):
             needed.append(SUBJECT)
+        with self.database.session() as session:
+            person = self._person(session, caller)
+            if self.registration.restricted and person.registered_at is None:
+                # Only registered people keep records: register first, inside the same form.
+                needed += [slot for slot in self._registration_questions(slots) if slot not in needed]
         needed += [CASE_REFERENCE, OTHER_AGENCY, CATEGORY, SUMMARY, DESIRED_OUTCOME, EVIDENCE]
         with self.database.session() as session:
             person = self._person(session, caller)
@@ -174,8 +210,12 @@ class Desk:
         subject = slots.get(SUBJECT) or pack.covers[0].value
         now = self._now()
         evidence = slots.get(EVIDENCE)
+        if slots.get(WORK_EMAIL):
+            turn.replies.extend(self.register(caller, {**slots, PARTNERSHIP: pack.id}).replies)
         with self.database.session() as session:
             person = self._person(session, caller)
+            if self.registration.restricted and person.registered_at is None:
+                raise store.InvalidValue("Only registered people can keep escalation records: say \"register\" first.")
             store.update_person(
                 session, person=person, now=now, agency=slots.get(MY_AGENCY), role=slots.get(MY_ROLE),
                 partnership=pack.id,
@@ -195,7 +235,7 @@ class Desk:
                 stage_title=entry.title, due=due_text(entry),
             )  # fmt: skip
             self._follow(turn, escalation, entry)
-        turn.slots.update({slot: None for slot in ESCALATION_FORM_SLOTS})
+        turn.slots.update({slot: None for slot in (*ESCALATION_FORM_SLOTS, *REGISTRATION_SLOTS)})
         if entry.due_on is None:
             turn.slots[AWAITING] = AWAITING_REVIEW_DATE
             turn.say("utter_ask_review_date")
@@ -301,15 +341,18 @@ class Desk:
     def list_mine(self, caller: Caller) -> Turn:
         turn = Turn()
         with self.database.session() as session:
-            escalations = store.escalations_of(session, person=self._person(session, caller))
-            if not escalations:
+            person = self._registered(session, caller)
+            own = store.escalations_of(session, person=person)
+            team = store.team_escalations(session, manager=person)
+            if not own and not team:
                 turn.say("utter_no_escalations")
                 return turn
             lines, buttons = [], []
-            for escalation in escalations[:10]:
+            for escalation in [*own[:10], *team[:10]]:
                 entry = escalation.stages[-1]
                 state = due_text(entry) if escalation.status == store.OPEN else escalation.status
-                lines.append(f"{escalation.reference}: case {escalation.case_reference}, {entry.title}, {state}")
+                whose = "" if escalation.raised_by_id == person.id else f" (your team, {escalation.raised_by.agency or 'another agency'})"
+                lines.append(f"{escalation.reference}{whose}: case {escalation.case_reference}, {entry.title}, {state}")
                 buttons.append({"title": escalation.reference, "payload": payload("show_escalation", reference=escalation.reference)})
         turn.say("utter_escalations_list", buttons=buttons, lines=guidance.bullets(lines))
         return turn
@@ -317,7 +360,7 @@ class Desk:
     def show(self, caller: Caller, reference: str) -> Turn:
         turn = Turn()
         with self.database.session() as session:
-            escalation = store.find(session, reference=reference, person=self._person(session, caller))
+            escalation = store.find(session, reference=reference, person=self._registered(session, caller))
             timeline = []
             for entry in escalation.stages:
                 if entry.resolved is True:
@@ -347,6 +390,85 @@ class Desk:
                 entry = escalation.stages[-1]
                 turn.say("utter_welcome_back", reference=escalation.reference, stage_title=entry.title, due=due_text(entry))
                 self._follow(turn, escalation, entry)
+        return turn
+
+    # Registration ---------------------------------------------------------------------------
+
+    def _registration_questions(self, slots: Mapping[str, Any]) -> list[str]:
+        needed = [WORK_EMAIL]
+        email = slots.get(WORK_EMAIL)
+        if self.registration.codes and email and not self._domain_admits(email):
+            needed.append(INVITE_CODE)  # the e-mail's domain alone does not admit them
+        needed.append(MANAGER_EMAIL)
+        return needed
+
+    def _domain_admits(self, email: str) -> bool:
+        domains = self.registration.domains
+        return bool(domains) and store.registration_allowed(email, None, domains=domains, codes=())
+
+    def registration_slots_needed(self, caller: Caller, slots: Mapping[str, Any]) -> list[str]:
+        """The registration form's questions: partnership, agency, role, work e-mail, an
+        invitation code where the partnership needs one, the line manager's e-mail."""
+        needed = [] if self.library.get(slots.get(PARTNERSHIP)) else [PARTNERSHIP]
+        return needed + [MY_AGENCY, MY_ROLE, *self._registration_questions(slots)]
+
+    def check_work_email(self, value: Any) -> tuple[str | None, str | None]:
+        """(e-mail to keep, problem to say) for the practitioner's work e-mail."""
+        text = str(value or "").strip()
+        try:
+            domain = store.email_domain(text)
+        except store.InvalidValue as error:
+            return None, str(error)
+        domains = self.registration.domains
+        if domains and not self.registration.codes and not self._domain_admits(text):
+            return None, (
+                f"The partnership keeps records for staff with e-mail addresses at {', '.join(domains)}; "
+                f"{domain} is not one of them. Use your work e-mail, or ask your safeguarding lead."
+            )
+        return text, None
+
+    def check_invite_code(self, value: Any, email: str | None) -> tuple[str | None, str | None]:
+        code = str(value or "").strip()
+        if store.registration_allowed(email or "x@invalid.invalid", code, domains=(), codes=self.registration.codes):
+            return code, None
+        return None, "That invitation code isn't one the partnership has issued. Check it with whoever sent it."
+
+    @staticmethod
+    def check_manager_email(value: Any, email: str | None) -> tuple[str | None, str | None]:
+        text = str(value or "").strip()
+        if text.lower().strip(".! ") in NO_MANAGER_WORDS:
+            return NO_MANAGER, None
+        try:
+            store.email_domain(text)
+        except store.InvalidValue as error:
+            return None, f"{error} Or say \"none\"."
+        if email and text.lower() == email.lower():
+            return None, "That is your own e-mail: give your line manager's, or say \"none\"."
+        return text, None
+
+    def register(self, caller: Caller, slots: Mapping[str, Any]) -> Turn:
+        """Register the caller from the form; link their manager, or say when it will happen."""
+        turn = Turn()
+        email = slots.get(WORK_EMAIL) or ""
+        if not store.registration_allowed(email, slots.get(INVITE_CODE), domains=self.registration.domains,
+                                          codes=self.registration.codes):  # fmt: skip
+            raise store.InvalidValue("The partnership's registration needs an allowed work e-mail or an invitation code.")
+        manager_email = slots.get(MANAGER_EMAIL)
+        with self.database.session() as session:
+            person = self._person(session, caller)
+            manager, team = store.register(
+                session, person=person, email=email, agency=slots.get(MY_AGENCY) or person.agency or "",
+                role=slots.get(MY_ROLE) or person.role or "", partnership=slots.get(PARTNERSHIP),
+                manager_email=None if manager_email in (None, NO_MANAGER) else manager_email, now=self._now(),
+            )  # fmt: skip
+            turn.say("utter_registered", agency=person.agency, role=person.role)
+            if manager is not None:
+                turn.say("utter_manager_linked", manager=f"{manager.role or 'line manager'} at {manager.agency or 'your agency'}")
+            elif manager_email not in (None, NO_MANAGER):
+                turn.say("utter_manager_pending")
+            if team:
+                turn.say("utter_now_manager_of", count=str(len(team)))
+        turn.slots.update({slot: None for slot in REGISTRATION_SLOTS})
         return turn
 
     # Nudges --------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ installs the cipher; ``EncryptedText`` columns use it on every read and write.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy.types import LargeBinary, TypeDecorator
 
 _cipher: Fernet | None = None
+_digest_key: bytes | None = None
 
 
 class RecordsKeyError(ValueError):
@@ -47,9 +50,18 @@ def load_or_create_key(configured: str, key_file: Path) -> bytes:
 
 
 def install(key: bytes) -> None:
-    """Use ``key`` for every ``EncryptedText`` column from now on."""
-    global _cipher
+    """Use ``key`` for every ``EncryptedText`` column (and ``digest``) from now on."""
+    global _cipher, _digest_key
     _cipher = Fernet(key)
+    _digest_key = hmac.new(key, b"bot.records digest", hashlib.sha256).digest()
+
+
+def digest(value: str) -> str:
+    """A keyed digest of ``value`` (HMAC-SHA256 under a key derived from the records key): equal
+    values match, and without the key the value cannot be guessed from a list of e-mails."""
+    if _digest_key is None:
+        raise RuntimeError("the records' key is not installed: open the database first")
+    return hmac.new(_digest_key, value.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def cipher() -> Fernet:

@@ -61,6 +61,12 @@ class Person(Base):
     partnership = Column(String(64))
     line_manager_id = Column(Integer, ForeignKey("people.id", ondelete="SET NULL"))
     created_at = Column(AwareDateTime(), nullable=False)
+    # Registration: the work e-mail as a keyed digest (matching a manager to their team) and its
+    # domain (the partnership's restriction), never the address itself.
+    email_digest = Column(String(64), index=True)
+    email_domain = Column(String(120))
+    manager_email_digest = Column(String(64), index=True)  # until that manager registers
+    registered_at = Column(AwareDateTime())
 
     line_manager = relationship("Person", remote_side=[id])
 

@@ -582,3 +582,69 @@ def set_contact(session: Session, *, partnership: str, contact_id: str, person: 
     session.flush()
     audit(session, actor=actor, action="partnership.contact", at=now, partnership=partnership,
           contact=contact_id, person=person.id)  # fmt: skip
+
+
+# Registration -----------------------------------------------------------------------------------
+
+EMAIL = re.compile(r"^[^@\s]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)$", re.I)
+
+
+def email_domain(email: str) -> str:
+    """The domain of a work e-mail address, or ``InvalidValue`` with a reason."""
+    match = EMAIL.match(email.strip())
+    if match is None:
+        raise InvalidValue("That doesn't look like an e-mail address (name@agency.gov.uk).")
+    return match.group(1).lower()
+
+
+def registration_allowed(email: str, code: str | None, *, domains: Iterable[str], codes: Iterable[str]) -> bool:
+    """The partnership's restriction: an allowed e-mail domain, or a valid invitation code (no
+    restriction set: anyone)."""
+    domains, codes = tuple(domains), tuple(codes)
+    if not domains and not codes:
+        return True
+    domain = email_domain(email)
+    if any(domain == allowed or domain.endswith("." + allowed) for allowed in domains):
+        return True
+    return bool(code) and any(secrets.compare_digest(code.strip(), valid) for valid in codes)
+
+
+def register(
+    session: Session, *, person: Person, email: str, manager_email: str | None, agency: str, role: str,
+    partnership: str | None, now: datetime,
+) -> tuple[Person | None, list[Person]]:
+    """Register ``person``: agency, role, partnership, their work e-mail's digest, and their line
+    manager by e-mail (linked now if that manager has registered, else when they do). Returns
+    (their manager if linked, the practitioners now linked to *them* as manager)."""
+    from bot.records.crypto import digest
+
+    domain = email_domain(email)
+    if manager_email and manager_email.strip().lower() == email.strip().lower():
+        raise InvalidValue("That is your own e-mail: give your line manager's, or say none.")
+    person.agency = clean_text(agency, "agency")[:120]
+    person.role = clean_text(role, "role")[:120]
+    person.partnership = partnership
+    person.email_digest, person.email_domain = digest(email), domain
+    person.manager_email_digest = digest(manager_email) if manager_email else None
+    person.registered_at = person.registered_at or now
+    manager = None
+    if person.manager_email_digest:
+        manager = session.scalars(
+            select(Person).where(Person.email_digest == person.manager_email_digest, Person.registered_at.is_not(None))
+        ).first()
+        person.line_manager_id = manager.id if manager is not None else None
+    team = list(session.scalars(select(Person).where(Person.manager_email_digest == person.email_digest, Person.id != person.id)))
+    for member in team:
+        member.line_manager_id = person.id
+    session.flush()
+    audit(session, actor=actor_of(person), action="person.registered_details", at=now, domain=domain,
+          manager_linked=manager is not None, team_linked=len(team))  # fmt: skip
+    return manager, team
+
+
+def team_escalations(session: Session, *, manager: Person, status: str | None = None) -> list[Escalation]:
+    """The escalations raised by the people ``manager`` line-manages, newest first."""
+    query = select(Escalation).join(Person, Person.id == Escalation.raised_by_id).where(Person.line_manager_id == manager.id)
+    if status:
+        query = query.where(Escalation.status == status)
+    return list(session.scalars(query.order_by(Escalation.opened_at.desc(), Escalation.id.desc())))
