@@ -65,6 +65,12 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _webchat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.webchat import main as serve_webchat
+
+    return serve_webchat(settings)
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve in the background, wait until the assistant answers, chat in this terminal."""
     from bot.chat import chat
@@ -119,6 +125,9 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--url", help="Rasa server URL (default: from BOT_RASA_HOST/BOT_RASA_PORT)")
     chat.add_argument("--sender", help="conversation id (default: a new one)")
     chat.set_defaults(handler=_chat)
+
+    webchat = commands.add_parser("webchat", help="serve the web chat page on 127.0.0.1:BOT_WEBCHAT_PORT until stopped")
+    webchat.set_defaults(handler=_webchat)
 
     run = commands.add_parser("run", help="serve in the background and chat in this terminal")
     run.set_defaults(handler=_run)

@@ -96,6 +96,7 @@ def commands(settings: Settings, endpoints: Path, model: Path = MODEL) -> dict[s
             "--credentials", str(settings.var_dir / "credentials.yml"), "--cors", settings.webchat_url,
         ],
         "nudges": [python, "-m", "bot", "nudges", "run"],
+        "webchat": [python, "-m", "bot", "webchat"],
     }  # fmt: skip
 
 
@@ -210,4 +211,8 @@ def serve(settings: Settings, model: Path = MODEL) -> int:
 
 def _announce_ready(settings: Settings, stop: threading.Event) -> None:
     if wait_until_ready(f"{settings.rasa_url}/status", timeout=300, stop=stop):
-        print(f"Ready: the assistant answers at {settings.rasa_url}/webhooks/rest/webhook", flush=True)
+        print(
+            f"Ready: the assistant answers at {settings.rasa_url}/webhooks/rest/webhook; "
+            f"web chat at {settings.webchat_url}",
+            flush=True,
+        )
