@@ -27,7 +27,10 @@ from bot.records import store
 
 
 def caller(tracker: Tracker) -> Caller:
-    return Caller(channel=tracker.get_latest_input_channel() or "rest", sender=tracker.sender_id)
+    """Who is talking. On a first message (``action_session_start``) the channel is only in the
+    session's metadata, which the connectors set."""
+    channel = tracker.get_latest_input_channel() or (tracker.get_slot("session_started_metadata") or {}).get("input_channel")
+    return Caller(channel=channel or "rest", sender=tracker.sender_id)
 
 
 logger = logging.getLogger(__name__)
