@@ -26,7 +26,7 @@ STAGE_WORDS = r"(?:stage|level|step)s?"
 STAGE_NUMBER = re.compile(
     rf"\b{STAGE_WORDS}\s*(\d|one|two|three|four|five)\b|\b(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th)\s+{STAGE_WORDS}\b"
 )
-FINAL_STAGE = re.compile(rf"\b(final|last|top)\s+{STAGE_WORDS}\b")
+FINAL_STAGE = re.compile(rf"\b(final|last|top)\s+(?:{STAGE_WORDS}|escalation|point of escalation)\b")
 TITLE_NUMBER = re.compile(r"^(?:stage|level|step)\s+(\w+)", re.IGNORECASE)
 RELEVANT = 0.4  # cosine similarity below which a fact does not answer the question
 # A passage's score is its cosine similarity to the question, plus a share of the question's
@@ -35,6 +35,15 @@ PASSAGE_RELEVANT = 0.5  # below this a passage does not answer the question on i
 PASSAGE_EXTRA = 0.45  # below this a passage is not added to a structured answer
 KEYWORD_WEIGHT = 0.3
 STAGE_BONUS = 0.12
+CLOSE = 0.06  # a second passage this close to the best is given too
+SECTION_EXTRA = 0.35  # the stage's own best sentence is added to its answer above this
+# Words a practitioner uses for what a seed says in its own terms; compared as if the same.
+SAME_AS = {
+    "log": "record", "note": "record", "document": "record", "written": "writing", "write": "writing",
+    "paperwork": "documentation", "email": "mail", "emailing": "mail", "support": "debrief",
+    "sort": "resolve", "settle": "resolve", "fix": "resolve", "solve": "resolve", "resolution": "resolve",
+    "boss": "manager", "supervisor": "manager", "disagree": "disagreement", "dispute": "disagreement",
+}  # fmt: skip
 UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t) (resolve|agree|sort)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
 STOPWORDS = frozenset(
     "what when where which who whom whose why how does do did doing done should would could can will shall must "
@@ -60,16 +69,22 @@ class Topic(str, enum.Enum):
     ACTIONS = "actions"
     STAGES = "stages"
     BACKGROUND = "background"
+    DOCUMENT = "document"  # when it was approved, reviewed or is due for review
 
 
+# How to raise it (face to face, by e-mail, in writing) is asked of the seed's own principles,
+# not of its contact list.
+MEDIUM = re.compile(r"\b(face[ -]to[ -]face|in person|verbal(ly)?|(by|over|via|through) e-?mail|all by e-?mail|e-?mail or|or e-?mail|in writing or|or in writing|phone or)\b")
+MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail can|conversation)\b")
 # Checked in this order; the first that matches is the question's topic.
 TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
+    (Topic.DOCUMENT, re.compile(r"\b((when|what date|what year) (was|is|were|did) (it|this|the|our)( \w+)? (policy|procedure|protocol|document|guidance|briefing)( last)? (approved|reviewed|updated|published|written|issued|signed off|dated|agreed|due)|when was it (last )?(approved|reviewed|updated|published|written)|(review|approval|publication) date|due (for|a) review|(policy|procedure|protocol|document|guidance)( last)? (reviewed|updated|approved)|how (old|recent|current) is (it|this|the)|(which|what) version|is (it|this|the \w+) (still )?(current|in date|out of date|up to date))")),
     (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\b(background|what's the point of|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
     (Topic.IMMEDIATE_RISK, re.compile(r"\b(imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent)")),
-    (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (disagreement|issue|dispute|difference)s?|what areas|areas of (disagreement|dispute)|where (do )?disagreements? (usually |most (often|likely) )?arise|most likely to arise|what counts as a (professional )?disagreement)")),
-    (Topic.NOT_COVERED, re.compile(r"\b(does (it|the (policy|procedure|protocol)) (cover|apply)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r)")),
+    (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?(disagreements?|challenges?|disputes?) (usually |most (often|likely) |typically )?(arise|come up|happen|occur)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
+    (Topic.NOT_COVERED, re.compile(r"\b(does (it|the (policy|procedure|protocol)) (cover|apply)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
-    (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (do|should) i (put|include) in)")),
+    (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (do|should|must) i (need to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
     (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|phone|telephone|who (do|should) i (e-?mail|contact|ring|call)|contact)")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
     (Topic.TIMESCALE, re.compile(r"\b(how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
@@ -86,6 +101,7 @@ class Question:
     topic: Topic | None
     stage: int | None  # 0-based index in the pack
     text: str
+    after: int | None = None  # the stage that did not resolve it, when the question asks what comes next
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,16 +143,38 @@ def read_question(text: str, pack: Pack) -> Question:
     topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(lowered)), None)
     if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details", lowered):
         topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
+    if MEDIUM.search(lowered) and topic in (Topic.CONTACT, Topic.WHO, Topic.ACTIONS, Topic.FORM):
+        topic = None  # "should it be face to face or by e-mail?" is answered by the seed's principles
+    unresolved = UNRESOLVED.search(lowered)
+    if stage is None and unresolved and topic in (Topic.WHO, Topic.ACTIONS, None):
+        stage = _stage_of_people(pack, lowered)  # "line managers can't agree, what next?"
     if topic is None and stage is not None:
         topic = Topic.ACTIONS
     if (
         stage is not None
         and stage < len(pack.stages) - 1
-        and topic in (Topic.WHO, Topic.ACTIONS, None)
-        and UNRESOLVED.search(lowered)
+        and topic in (Topic.WHO, Topic.ACTIONS, Topic.TIMESCALE, None)
+        and unresolved
+        and (topic is not Topic.TIMESCALE or re.search(r"\b(who|where|next|then)\b", lowered))
     ):
-        stage += 1  # "who does it go to if stage 2 doesn't resolve it?" is about the stage after
+        # "who does it go to if stage 2 doesn't resolve it?" is about the stage after
+        return Question(topic=topic, stage=stage + 1, text=text, after=stage)
     return Question(topic=topic, stage=stage, text=text)
+
+
+def _stage_of_people(pack: Pack, lowered: str) -> int | None:
+    """The stage whose people a question names ("the heads of service can't agree"), if one
+    stands out: its title counts, and who raises it with whom counts half."""
+    asked = _content_words(lowered) - _content_words(f"{pack.stage_term} one two three four five agree resolve resolved")
+    scores = []
+    for stage in pack.stages:
+        title = _content_words(TITLE_NUMBER.sub("", stage.title))
+        people = _content_words(f"{stage.raised_by} {stage.raised_with}") - title
+        scores.append(len(asked & title) + 0.5 * len(asked & people))
+    best = max(scores, default=0)
+    if best < 1 or scores.count(best) > 1:
+        return None
+    return scores.index(best)
 
 
 def _sentence(text: str) -> str:
@@ -224,7 +262,21 @@ def _record(pack: Pack, index: int | None, text: str = "") -> Answer:
     return Answer(" ".join(_sentence(f.text) for f in facts), tuple(f.source for f in facts))
 
 
-def _form(pack: Pack) -> Answer:
+FORM_CONTENTS = re.compile(r"\b(ask(s|ing)? (for|about)|contain|include|fields?|fill(ed)? (in|out)|sections?|(put|write|goes|go) (on|in)|what'?s (on|in)|what is (on|in)|information|details|evidence|questions?)\b")
+
+
+def _form_contents(pack: Pack) -> Answer | None:
+    """What the form asks for: its own fields, else what the procedure asks to be shared."""
+    for form in pack.forms:
+        fields = form.fields or [ask.label for ask in form.asks]
+        if fields:
+            return Answer(f"{form.title} asks for: {_join(fields)}.", (form.source,))
+    return None
+
+
+def _form(pack: Pack, text: str = "") -> Answer:
+    if FORM_CONTENTS.search(text.lower()) and (contents := _form_contents(pack)):
+        return contents
     if not pack.forms:
         contacts = [c for c in pack.contacts if c.email]
         if contacts:
@@ -323,6 +375,20 @@ def _immediate_risk(pack: Pack) -> Answer:
     return Answer(" ".join(_sentence(d.text) for d in own), tuple(d.source for d in own))
 
 
+def _document(pack: Pack) -> Answer:
+    """When the procedure was approved or reviewed: the seed's dated lines, else the pack's version."""
+    dated = [
+        p for p in pack.passages
+        if p.source.section.endswith(":") and _plain(p.text).startswith(_plain(p.source.section)) and re.search(r"\b(19|20)\d\d\b", p.text)
+    ]  # fmt: skip
+    if dated:
+        return Answer(" ".join(_sentence(p.text) for p in dated[:3]), tuple(p.source for p in dated[:3]))
+    status = pack.seed.status or pack.version
+    if status:
+        return Answer(f"The {pack.short_name} procedure: {_sentence(status)}", (pack.stages[0].source,))
+    return _unknown(pack, "when it was approved or reviewed")
+
+
 def _unknown(pack: Pack, what: str) -> Answer:
     contacts = [c for c in pack.contacts if c.email]
     ask = f" Ask {contacts[0].name} ({contacts[0].email})." if contacts else " Ask your agency's safeguarding lead."
@@ -334,7 +400,7 @@ ANSWERS = {
     Topic.WHO: lambda pack, q: _who(pack, q.stage),
     Topic.ACTIONS: lambda pack, q: _actions(pack, q.stage),
     Topic.RECORD: lambda pack, q: _record(pack, q.stage, q.text),
-    Topic.FORM: lambda pack, q: _form(pack),
+    Topic.FORM: lambda pack, q: _form(pack, q.text),
     Topic.CONTACT: lambda pack, q: _contact(pack),
     Topic.FINAL: lambda pack, q: _final(pack),
     Topic.THEMES: lambda pack, q: _themes(pack),
@@ -343,6 +409,7 @@ ANSWERS = {
     Topic.NOT_COVERED: lambda pack, q: _not_covered(pack, q.text),
     Topic.IMMEDIATE_RISK: lambda pack, q: _immediate_risk(pack),
     Topic.BACKGROUND: lambda pack, q: _background(pack),
+    Topic.DOCUMENT: lambda pack, q: _document(pack),
 }
 
 
@@ -392,7 +459,12 @@ def by_meaning(pack: Pack, question: str) -> Answer:
 
 def _content_words(text: str) -> set[str]:
     words = re.findall(r"[a-z0-9]+", text.lower().replace("’", "'").replace("'", ""))
-    return {_stem(w) for w in words if w not in STOPWORDS and len(w) > 1}
+    stems = {_stem(w) for w in words if w not in STOPWORDS and len(w) > 1}
+    return {SAME_AS.get(w, w) for w in stems}
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
 
 
 def _stem(word: str) -> str:
@@ -428,16 +500,23 @@ def ranked_passages(pack: Pack, question: Question) -> list[tuple[float, Passage
     texts = tuple(f"{p.source.section}: {p.said}" for p in pack.passages)
     scores = _passage_vectors(pack.id, texts) @ shared_encoder().encode([question.text])[0]
     asked = _content_words(question.text)
-    stages = {question.stage}
-    if question.stage and UNRESOLVED.search(question.text.lower()):
-        stages.add(question.stage - 1)  # what the stage named says to do when it fails
-    numbers = {n for n, i in stage_numbers(pack).items() if question.stage is not None and i in stages}
+    index = question.stage
+    if index is None and question.topic is Topic.FINAL:
+        index = len(pack.stages) - 1
+    stages = {index} if index is not None else set()
+    if question.after is not None:
+        stages.add(question.after)  # what the stage named says to do when it fails
+    numbers = {n for n, i in stage_numbers(pack).items() if i in stages}
+    sections = {_plain(pack.stage(i).source.section) for i in stages}
+    medium = MEDIUM.search(question.text.lower().replace("’", "'"))
     ranked = []
     for score, passage, text in zip(scores, pack.passages, texts):
         score = float(score)
         if asked:
             score += KEYWORD_WEIGHT * len(asked & _content_words(text)) / len(asked)
-        if numbers & _stage_mentions(passage.source.section):
+        if numbers & _stage_mentions(passage.source.section) or _plain(passage.source.section) in sections:
+            score += STAGE_BONUS
+        elif medium and MEDIUM_SAID.search(passage.said.lower()):
             score += STAGE_BONUS
         elif numbers & _stage_mentions(passage.text):
             score += STAGE_BONUS / 2
@@ -455,21 +534,71 @@ def _said_already(passage: Passage, text: str) -> bool:
     return plain(passage.text) in plain(text)
 
 
+def _in_section(pack: Pack, index: int, ranked: list[tuple[float, Passage]]) -> list[tuple[float, Passage]]:
+    """The ranked passages the seed files under stage ``index``'s own section."""
+    stage = pack.stage(index)
+    section = _plain(stage.source.section)
+    numbers = {n for n, i in stage_numbers(pack).items() if i == index}
+    return [
+        (score, passage)
+        for score, passage in ranked
+        if _plain(passage.source.section) == section or numbers & _stage_mentions(passage.source.section)
+    ]
+
+
+def _next_stage(pack: Pack, question: Question) -> Answer:
+    """Where it goes when a stage does not resolve it: the next stage's people and timescale."""
+    stage = pack.stage(question.stage)
+    said = f"If it is not resolved, it goes to {stage.title}: {stage.raised_by} raises it with {stage.raised_with}."
+    sources = [stage.source]
+    if stage.timescale.text:
+        said += f" Timescale: {stage.timescale.text.rstrip('.')}."
+        sources.append(stage.timescale.source)
+    return Answer(said, tuple(sources))
+
+
+def _passages_to_add(
+    pack: Pack, question: Question, ranked: list[tuple[float, Passage]], said: str, floor: float
+) -> list[Passage]:
+    """At most two of the seed's sentences for the answer: the best, a second as good, and the
+    best from the section of the stage asked about."""
+    fresh = [(score, p) for score, p in ranked if not _said_already(p, said)]
+    chosen: list[Passage] = []
+    if fresh and fresh[0][0] >= floor:
+        chosen.append(fresh[0][1])
+        if len(fresh) > 1 and fresh[1][0] >= max(floor, fresh[0][0] - CLOSE) and fresh[1][1].said != fresh[0][1].said:
+            chosen.append(fresh[1][1])
+    if question.stage is not None and len(chosen) < 2:
+        own = [(score, p) for score, p in _in_section(pack, question.stage, fresh) if p not in chosen]
+        if own and own[0][0] >= SECTION_EXTRA and all(own[0][1].said != p.said for p in chosen):
+            chosen.insert(0, own[0][1]) if not chosen else chosen.append(own[0][1])
+    return chosen
+
+
 def answer(pack: Pack, question: Question, *, use_meaning: bool = True) -> Answer:
     """The answer to ``question`` from ``pack``: the structured fact its topic names, with the
-    seed's own sentence that answers it best; a question no topic fits, from that sentence."""
-    structured = ANSWERS[question.topic](pack, question) if question.topic is not None else None
+    seed's own sentences that answer it best (a second one when two are as close, and the best of
+    the stage asked about); a question no topic fits, from those sentences."""
+    if question.after is not None and question.topic in (Topic.WHO, Topic.ACTIONS, Topic.TIMESCALE, None):
+        structured = _next_stage(pack, question)
+    else:
+        structured = ANSWERS[question.topic](pack, question) if question.topic is not None else None
     if not use_meaning:
         return structured or _unknown(pack, "that")
     ranked = ranked_passages(pack, question)
     if structured is not None and structured.answered:
-        if question.topic is not Topic.STAGES and ranked and ranked[0][0] >= PASSAGE_EXTRA and not _said_already(ranked[0][1], structured.text):
-            best = ranked[0][1]
-            return Answer(f"{structured.text} {_sentence(best.said)}", (*structured.sources, best.source))
-        return structured
-    if ranked and ranked[0][0] >= PASSAGE_RELEVANT:
-        best = ranked[0][1]
-        return Answer(_sentence(best.said), (best.source,))
+        if question.topic is Topic.STAGES:
+            return structured
+        added = _passages_to_add(pack, question, ranked, structured.text, PASSAGE_EXTRA)
+        if not added:
+            return structured
+        text = " ".join([structured.text, *(_sentence(p.said) for p in added)])
+        return Answer(text, (*structured.sources, *(p.source for p in added)))
+    # A question of how to raise it is answered by whichever principle speaks of the medium.
+    floor = PASSAGE_EXTRA if MEDIUM.search(question.text.lower()) else PASSAGE_RELEVANT
+    if ranked and ranked[0][0] >= floor:
+        added = _passages_to_add(pack, question, ranked, "", floor)
+        return Answer(" ".join(_sentence(p.said) for p in added), tuple(p.source for p in added))
     if structured is not None:
         return structured
     return by_meaning(pack, question.text)

@@ -36,3 +36,19 @@ def test_a_numbered_box_and_its_bullets():
     found = seed_passages(seed)
     assert found[0].section == "7 What to do" and found[0].text == "Read the policy and its content"
     assert found[-1].section == "Areas:" and found[-1].items == ("thresholds", "roles")
+
+
+def test_a_flowchart_flattened_bottom_up_files_each_box_under_its_stage():
+    seed = (
+        "Who is this for?\n\nEveryone who works here.\n"
+        "If the managers cannot agree, they should refer it to the Partnership Business Manager. A meeting follows.\n"
+        "Level 3: Partnership Business Manager\n\n"
+        "Escalate to your line manager. They talk to their opposite number.\n"
+        "Level 2: Line Manager to Line Manager\n\n"
+        "Level 1: Practitioner to Practitioner\nTalk to the other worker first.\n"
+    )
+    found = {p.text: p.section for p in seed_passages(seed)}
+    assert found["Everyone who works here."] == "Who is this for?"
+    assert found["A meeting follows."] == "Level 3: Partnership Business Manager"
+    assert found["They talk to their opposite number."] == "Level 2: Line Manager to Line Manager"
+    assert found["Talk to the other worker first."] == "Level 1: Practitioner to Practitioner"

@@ -155,3 +155,52 @@ def test_a_structured_answer_carries_the_seeds_sentence_for_its_stage(library):
     question, said = ask(pack, "what do I record at stage 2?")
     assert question.stage == 1
     assert any(p.text in said.text and "2" in p.source.section for p in pack.passages), said.text
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_the_next_stage_is_given_with_its_people_timescale_and_own_words(library, partnership):
+    pack = library[partnership]
+    number, index = sorted(stage_numbers(pack).items())[1]
+    question, said = ask(pack, f"if {pack.stage_term.lower()} {number} can't sort it, where does it go next?")
+    following = pack.stage(index + 1)
+    assert (question.stage, question.after) == (index + 1, index)
+    assert following.raised_with in said.text and following.source in said.sources
+    if following.timescale.text:
+        assert following.timescale.text.rstrip(".") in said.text
+    own = [p for p in pack.passages if p.source.section == following.source.section]
+    if own:
+        assert any(p.text.rstrip(".") in said.text for p in own), said.text
+
+
+def test_the_stage_that_failed_can_be_named_by_its_people(library):
+    pack = library["bury-children"]
+    numbers = stage_numbers(pack)
+    question, said = ask(pack, "the heads of service can't agree, who does it go to now?")
+    assert (question.stage, question.after) == (numbers[4], numbers[3])
+    assert pack.stage(numbers[4]).raised_with in said.text
+
+
+def test_what_a_form_asks_for(library):
+    for pack in library:
+        fields = [field for form in pack.forms for field in (form.fields or [ask.label for ask in form.asks])]
+        if not fields:
+            continue
+        question, said = ask(pack, "what information does the form ask for?")
+        assert question.topic is Topic.FORM
+        assert all(field.rstrip(".") in said.text for field in fields[:3]), said.text
+
+
+def test_when_the_procedure_was_approved_and_reviewed(library):
+    pack = library["cambs-peterborough-adults"]
+    dated = [p.text for p in pack.passages if p.source.section in ("Approved:", "Reviewed:")]
+    question, said = ask(pack, "when was this policy last reviewed?")
+    assert question.topic is Topic.DOCUMENT and dated
+    assert all(text in said.text for text in dated)
+
+
+def test_how_to_raise_it_is_answered_from_the_principles_not_the_contacts(library):
+    pack = library["south-tyneside"]
+    question, said = ask(pack, "can I just raise it by email rather than face to face?")
+    assert question.topic is None
+    principle = next(p for p in pack.principles if "face-to-face" in p.text)
+    assert principle.source in said.sources
