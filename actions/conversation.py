@@ -48,7 +48,7 @@ class ActionNextStage(AssistantAction):
         return "action_next_stage"
 
     def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
-        return helper.next_stage(state)
+        return helper.next_stage(state, (tracker.latest_message or {}).get("text") or "")
 
 
 class ActionStageResolved(AssistantAction):

@@ -43,6 +43,11 @@ HAS_RECORD = "has_record"
 PENDING_QUESTION = "pending_question"
 COMPARE = re.compile(r"\b(same|compare|comparison|different|differ|what about|how about|and in|and for|versus|vs)\b")
 
+# A message phrased as a question, and one about a stage or its people: with no walk under way,
+# "managers couldn't resolve it at stage two - next step?" asks about the procedure.
+ASKED = re.compile(r"\?$|^(who|what|whats|what's|where|when|how|which|is|does|do|can|should)\b")
+ABOUT_A_STAGE = re.compile(r"\b(stage|level|step|manager|managers|lead|leads|head|heads|director|directors|board|partnership)s?\b")
+
 # What the assistant last asked for (slot AWAITING).
 AWAITING_PARTNERSHIP = "partnership"
 AWAITING_SUBJECT = "subject"
@@ -263,10 +268,14 @@ class Assistant:
             return self._start_stage(pack, 0, state, turn, first=True)
         return self._explain_stage(pack, state, turn)
 
-    def next_stage(self, state: State) -> Turn:
-        """'Not resolved' or 'what next': move to the next stage, up to the final body."""
+    def next_stage(self, state: State, text: str = "") -> Turn:
+        """'Not resolved' or 'what next': move to the next stage, up to the final body. With no
+        walk under way, a question about a stage ("stage 1 didn't work, who do I go to?") is
+        answered as a question about the procedure."""
         turn = Turn()
         pack = self.library.get(state.partnership)
+        if state.stage is None and ASKED.search(text.strip().lower()) and ABOUT_A_STAGE.search(text.lower()):
+            return self.question(state, text)
         if state.stage is None:
             if state.route in (None, DISAGREEMENT, OTHER):
                 turn.slots[ROUTE] = DISAGREEMENT

@@ -239,3 +239,13 @@ def test_a_template_variable_may_not_shadow_an_utter_message_argument(name):
     # utter_message(text=...) would silently replace the whole template with the variable.
     with pytest.raises(ValueError, match=name):
         Turn().say("utter_briefing_step", **{name: "x"})
+
+
+def test_a_question_about_what_follows_a_stage_is_answered_not_walked(assistant, library):
+    # "Not resolved" read from a question, with no walk under way: the procedure's answer.
+    state = State(partnership="warrington-adults")
+    turn = assistant.next_stage(state, "stage 1 didnt work, who do I go to?")
+    assert [r.response for r in turn.replies] != ["utter_stage"]
+    assert library["warrington-adults"].stages[1].raised_with in json.dumps([r.variables for r in turn.replies])
+    # A plain "not resolved" still starts the walk.
+    assert responses(assistant.next_stage(state, "not resolved"))[0] == "utter_stage"

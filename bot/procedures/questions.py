@@ -44,7 +44,7 @@ SAME_AS = {
     "sort": "resolve", "settle": "resolve", "fix": "resolve", "solve": "resolve", "resolution": "resolve",
     "boss": "manager", "supervisor": "manager", "disagree": "disagreement", "dispute": "disagreement",
 }  # fmt: skip
-UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t) (resolve|agree|sort)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
+UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not) (resolve|agree|sort|work|help)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
 STOPWORDS = frozenset(
     "what when where which who whom whose why how does do did doing done should would could can will shall must "
     "have has had having the this that these those there their them they then than with from into onto about "
