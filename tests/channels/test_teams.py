@@ -5,6 +5,7 @@ nothing is monkeypatched. Unit tests first, then the whole assistant serving wit
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import stat
@@ -17,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+import docx
 import pytest
 from PIL import Image
 
@@ -453,3 +455,42 @@ def test_a_first_message_registers_the_person_under_teams(fake, teams_server):
             assert [p.channel for p in people] == ["teams"]
     finally:
         database.dispose()
+
+
+@pytest.mark.server
+def test_a_whole_escalation_over_teams_to_the_form_download(fake, teams_server):
+    """Triage, the partnership's button, the record's form, two stages not resolved, and South
+    Tyneside's Appendix A at Stage 2 as a download link that serves the Word file."""
+    user = TeamsUser(fake)
+    asked = user.say("the other agency has closed the case and I disagree with their decision")
+    assert "Which safeguarding partnership" in texts(asked)
+    choose = next(p for a in asked for p in payloads(a) if "south-tyneside" in p)
+    user.say(value={"payload": choose})
+    asked = texts(user.say(value={"payload": "/open_record"}))
+    if "child (under 18) or an adult" in asked:
+        asked = texts(user.say(value={"payload": '/inform_subject{"subject": "children"}'}))
+    assert "case reference" in asked
+    assert "Which agency or team" in texts(user.say("CSC-204518"))
+    assert "Which is it mostly about?" in texts(user.say("children's social care assessment team"))
+    user.say(value={"payload": '/inform_category{"category": "step-up-step-down"}'})
+    user.say("the case was closed although the home conditions have not changed")
+    asked = texts(user.say("the case to stay open with a plan"))
+    asked = texts(user.say("two home visits in November found the same conditions")) if "evidence" in asked else asked
+    if "Which agency and team" in asked:
+        user.say("health visiting")
+        asked = texts(user.say("health visitor"))
+    assert asked.startswith("Opened ESC-")
+    reference = asked.split()[1].rstrip(",.:")
+    for stage in ("Stage 1", "Stage 2"):
+        user.say("not resolved")
+        user.say("we spoke, they will not reopen it")
+        user.say("they say the threshold is not met")
+        moved = user.say(value={"payload": "/affirm"})
+        assert texts(moved).startswith(f"{reference} moved to {stage}")
+    links = [b["value"] for a in moved for card in a.get("attachments") or [] for b in card["content"].get("buttons") or []
+             if b["type"] == "openUrl"]  # fmt: skip
+    assert links, "Stage 2's Appendix A was not offered"
+    local = links[0].replace(links[0].split("/webhooks/")[0], RASA)
+    with urllib.request.urlopen(local, timeout=30) as answer:
+        document = docx.Document(io.BytesIO(answer.read()))
+    assert "Escalation Notification" in "\n".join(p.text for p in document.paragraphs)
