@@ -220,6 +220,7 @@ class Desk:
                 session, person=person, now=now, agency=slots.get(MY_AGENCY), role=slots.get(MY_ROLE),
                 partnership=pack.id,
             )  # fmt: skip
+            person.registered_at = person.registered_at or now  # unrestricted: the form registered them
             escalation = store.open_escalation(
                 session, person=person, pack=pack, subject=subject,
                 case_reference=slots[CASE_REFERENCE], other_agency=slots[OTHER_AGENCY],
