@@ -97,11 +97,13 @@ def serves_this_webchat() -> bool:
 
 @pytest.fixture(scope="module")
 def assistant(tmp_path_factory) -> Iterator[str]:
-    """The real assistant (Rasa, actions, nudges) on this suite's ports."""
+    """The real assistant (Rasa, actions, nudges) on this suite's ports, deployed as a partnership
+    that restricts records to registered staff (work e-mail domains, or an invitation code)."""
     from tests.serving import ServerDidNotStart, serving
 
+    restricted = {"BOT_REGISTRATION_DOMAINS": "southtyneside.gov.uk,nhs.net", "BOT_REGISTRATION_CODES": "ST-PILOT-2026"}
     try:
-        with serving(tmp_path_factory.mktemp("var"), RASA_PORT, ACTIONS_PORT) as url:
+        with serving(tmp_path_factory.mktemp("var"), RASA_PORT, ACTIONS_PORT, env=restricted) as url:
             yield url
     except ServerDidNotStart as error:
         pytest.fail(f"the assistant did not start: {error}")
@@ -257,3 +259,23 @@ def test_a_disagreement_walked_on_a_phone(phone, assistant, tmp_path, library):
 
         page.reload()
         assert sender_of(page) == sender  # the same conversation per browser
+
+
+def test_an_unregistered_user_gets_guidance_but_registers_before_any_record(assistant):
+    """Over the REST channel the web chat uses, on a partnership that restricts records."""
+    from tests.serving import new_sender, say
+
+    sender = new_sender()
+    assert "Only registered people can see escalation records" in say(sender, "show my escalations", url=assistant)
+    risk = say(sender, "a child has just told me her stepdad hit her and she is scared to go home tonight", url=assistant)
+    assert risk.startswith("🚨 • If anyone is in immediate danger, call the police on 999 now.")
+    say(sender, '/choose_partnership{"partnership": "south-tyneside"}', url=assistant)
+    asked = say(sender, "/open_record", url=assistant)
+    if "child (under 18) or an adult" in asked:
+        asked = say(sender, '/inform_subject{"subject": "children"}', url=assistant)
+    assert "work e-mail" in asked
+    refused = say(sender, "someone@gmail.com", url=assistant)
+    assert "invitation code" in refused  # outside the domains: a code is asked for instead
+    assert "isn't one the partnership has issued" in say(sender, "GUESS-1234", url=assistant)
+    assert "line manager's work e-mail" in say(sender, "ST-PILOT-2026", url=assistant)
+    assert "case reference" in say(sender, "none", url=assistant)
