@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import re
 from datetime import date, datetime, time
 from typing import Iterator
@@ -72,8 +73,6 @@ def _pack(fingerprint: str, content: str) -> Pack:
 
 def packs(session: Session) -> dict[str, Pack]:
     """Every procedure version escalations started under, by fingerprint (parsed once)."""
-    import json
-
     return {
         fingerprint: _pack(fingerprint, json.dumps(content, sort_keys=True))
         for fingerprint, content in session.execute(select(ProcedureVersion.fingerprint, ProcedureVersion.pack))

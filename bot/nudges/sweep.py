@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session
 from bot.clock import Clock
 from bot.config import Settings
 from bot.nudges.delivery import DeliveryError
-from bot.nudges.plan import NOTIFY, owed
+from bot.nudges.plan import NOTIFY, in_working_hours, owed
+from bot.procedures.timescales import calendar_for
 from bot.records.db import Database
 from bot.records.models import Escalation, Nudge, NudgeAttempt, Person, StageEntry
 
@@ -131,9 +132,6 @@ class Sweeper:
 
     def _claim(self, token: str, now: datetime) -> list[tuple[int, str, str, bool]]:
         """Step 2: take the rows to send now; (id, recipient's identity, key, still relevant)."""
-        from bot.nudges.plan import in_working_hours
-        from bot.procedures.timescales import calendar_for
-
         if not in_working_hours(now, calendar_for("ENG"), self.settings.nudge_hours):
             return []  # retries wait for working hours too
         lease = now + timedelta(seconds=self.settings.nudge_claim_seconds)
