@@ -58,7 +58,7 @@ $(MODEL): $(NLP) $(NLP_DIR)/meta.json $(TRAINING)
 
 train: $(MODEL)  ## train the model if its inputs changed (shows progress)
 
-serve: $(MODEL)  ## run Rasa (:5005), the action server (:5055), nudges and the web chat (:8000) until Ctrl+C
+serve: $(MODEL)  ## run Rasa (:5005), the action server (:5055), nudges and the web app (:8000: chat and dashboard) until Ctrl+C
 	$(PY) -m bot serve
 
 run: $(MODEL)  ## set up, train if needed, serve, and chat in this terminal

@@ -65,10 +65,10 @@ def _chat(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _webchat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.webchat import main as serve_webchat
+def _web(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.dashboard.app import main as serve_web
 
-    return serve_webchat(settings)
+    return serve_web(settings)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -126,8 +126,10 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--sender", help="conversation id (default: a new one)")
     chat.set_defaults(handler=_chat)
 
-    webchat = commands.add_parser("webchat", help="serve the web chat page on 127.0.0.1:BOT_WEBCHAT_PORT until stopped")
-    webchat.set_defaults(handler=_webchat)
+    web = commands.add_parser(
+        "web", help="serve the web app (web chat at /, dashboard at /dashboard/) on 127.0.0.1:BOT_WEBCHAT_PORT"
+    )
+    web.set_defaults(handler=_web)
 
     run = commands.add_parser("run", help="serve in the background and chat in this terminal")
     run.set_defaults(handler=_run)

@@ -96,7 +96,7 @@ def commands(settings: Settings, endpoints: Path, model: Path = MODEL) -> dict[s
             "--credentials", str(settings.var_dir / "credentials.yml"), "--cors", settings.webchat_url,
         ],
         "nudges": [python, "-m", "bot", "nudges", "run"],
-        "webchat": [python, "-m", "bot", "webchat"],
+        "web": [python, "-m", "bot", "web"],
     }  # fmt: skip
 
 
@@ -213,6 +213,6 @@ def _announce_ready(settings: Settings, stop: threading.Event) -> None:
     if wait_until_ready(f"{settings.rasa_url}/status", timeout=300, stop=stop):
         print(
             f"Ready: the assistant answers at {settings.rasa_url}/webhooks/rest/webhook; "
-            f"web chat at {settings.webchat_url}",
+            f"web chat at {settings.webchat_url}/, dashboard at {settings.webchat_url}/dashboard/",
             flush=True,
         )

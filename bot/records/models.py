@@ -254,3 +254,46 @@ class NudgeAttempt(Base):
     at = Column(AwareDateTime(), nullable=False)
     outcome = Column(String(24), nullable=False)
     error = Column(String(240))
+
+
+class DashboardUser(Base):
+    """Someone who signs in to the dashboard (``bot.dashboard``): an administrator, a business
+    manager (of a partnership), a safeguarding lead (of an agency) or a line manager (a person in
+    ``people``, whose team is the people they line-manage). Only a password hash is stored."""
+
+    __tablename__ = "dashboard_users"
+
+    id = Column(Integer, primary_key=True)
+    username = Column(String(64), nullable=False, unique=True)
+    password_hash = Column(String(200), nullable=False)
+    role = Column(String(32), nullable=False)
+    partnership = Column(String(64))
+    agency = Column(String(120))
+    person_id = Column(Integer, ForeignKey("people.id", ondelete="SET NULL"))
+    active = Column(Boolean, nullable=False, default=True)
+    must_change_password = Column(Boolean, nullable=False, default=True)
+    created_at = Column(AwareDateTime(), nullable=False)
+    # Login throttling: a few failures in a row lock the account for a short while.
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(AwareDateTime())
+    last_login_at = Column(AwareDateTime())
+
+    person = relationship("Person")
+
+
+class DashboardSession(Base):
+    """A signed-in browser: the cookie's token is stored only as its SHA-256 digest; the session
+    ends after ``idle`` minutes unused or ``absolute`` hours, whichever comes first."""
+
+    __tablename__ = "dashboard_sessions"
+
+    id = Column(Integer, primary_key=True)
+    token_digest = Column(String(64), nullable=False, unique=True)
+    user_id = Column(Integer, ForeignKey("dashboard_users.id", ondelete="CASCADE"), nullable=False, index=True)
+    created_at = Column(AwareDateTime(), nullable=False)
+    last_seen_at = Column(AwareDateTime(), nullable=False)
+    expires_at = Column(AwareDateTime(), nullable=False)
+    csrf_token = Column(String(64), nullable=False)
+    ended_at = Column(AwareDateTime())
+
+    user = relationship("DashboardUser")

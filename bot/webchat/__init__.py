@@ -65,6 +65,21 @@ def security_headers(settings: Settings) -> dict[str, str]:
     }
 
 
+def static_file(static_dir: Path, path: str) -> Path | None:
+    """The file under ``static_dir`` that ``path`` names, or None: never a file outside it, a
+    directory, a dotfile or a type not in ``CONTENT_TYPES``."""
+    if path in ("", "/"):
+        path = "/index.html"
+    parts = path.split("/")[1:]
+    if not parts or any(part in ("", ".", "..") or part.startswith(".") or "\\" in part or "\0" in part for part in parts):
+        return None
+    root = static_dir.resolve()
+    candidate = root.joinpath(*parts).resolve()
+    if root not in candidate.parents or not candidate.is_file() or candidate.suffix not in CONTENT_TYPES:
+        return None
+    return candidate
+
+
 class WebchatHandler(BaseHTTPRequestHandler):
     """GET and HEAD for the page's files and ``/config.js``; 404 for anything else."""
 
@@ -95,18 +110,7 @@ class WebchatHandler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, CONTENT_TYPES[file.suffix], file.read_bytes(), with_body)
 
     def static_file(self, path: str) -> Path | None:
-        """The file under ``static/`` that ``path`` names, or None: never a file outside it, a
-        directory, a dotfile or a type not in ``CONTENT_TYPES``."""
-        if path in ("", "/"):
-            path = "/index.html"
-        parts = path.split("/")[1:]
-        if not parts or any(part in ("", ".", "..") or part.startswith(".") or "\\" in part or "\0" in part for part in parts):
-            return None
-        root = self.static_dir.resolve()
-        candidate = root.joinpath(*parts).resolve()
-        if root not in candidate.parents or not candidate.is_file() or candidate.suffix not in CONTENT_TYPES:
-            return None
-        return candidate
+        return static_file(self.static_dir, path)
 
     def _send(self, status: HTTPStatus, content_type: str, body: bytes, with_body: bool) -> None:
         self.send_response(status)
