@@ -23,6 +23,9 @@ carries the session's CSRF token and is refused (403) without it.
 
 from __future__ import annotations
 
+import base64
+import collections
+import dataclasses
 import functools
 import json
 import logging
@@ -57,6 +60,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "dashboard_session"
 LOGIN_CSRF_COOKIE = "dashboard_login_csrf"
 PAGE_SIZE = 50
+CHART_CACHE_SIZE = 16  # drawn chart sets kept (a scope and period each)
 STATUSES = ("open", "resolved", "cancelled")
 
 ALL_FREE_TEXT = ("summary", "desired_outcome", "evidence", "outcome", "outcome_for_person")
@@ -677,6 +681,8 @@ def create_app(
             "manager_person_id": user.person_id if user.role == auth.LINE_MANAGER else None,
         }
 
+    chart_cache: collections.OrderedDict[str, dict[str, str]] = collections.OrderedDict()
+
     @app.get(f"{PREFIX}/themes")
     @page(*REGISTER_ROLES)
     async def themes_page(request: Request, ctx: Context) -> HTTPResponse:
@@ -689,9 +695,14 @@ def create_app(
             problem = "Themes are not available in this version."
         else:
             figures = themes.compute(ctx.session, start=start, end=end, now=ctx.now, **theme_scope(ctx.user))
-            charts = charting.render_all(figures)
+            # Drawing six charts takes seconds: the same figures (on the same day) are drawn once.
+            key = repr(dataclasses.replace(figures, now=figures.now.date()))
+            charts = chart_cache.pop(key, None) or charting.render_all(figures)
+            chart_cache[key] = charts
+            while len(chart_cache) > CHART_CACHE_SIZE:
+                chart_cache.popitem(last=False)
         images = {
-            chart: "data:image/svg+xml;base64," + __import__("base64").b64encode(svg.encode("utf-8")).decode("ascii")
+            chart: "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
             for chart, svg in charts.items()
         }
         return render("themes.html", start=start, end=end, charts=images, problem=problem, **base(ctx))
