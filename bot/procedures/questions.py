@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import math
 import re
 from typing import Iterable
 
@@ -33,8 +34,10 @@ RELEVANT = 0.4  # cosine similarity below which a fact does not answer the quest
 # content words it holds and a bonus for naming the stage asked about.
 PASSAGE_RELEVANT = 0.5  # below this a passage does not answer the question on its own
 PASSAGE_EXTRA = 0.45  # below this a passage is not added to a structured answer
-KEYWORD_WEIGHT = 0.3
+KEYWORD_WEIGHT = 0.4
+ALONE_WEIGHT = 0.4  # the sentence alone against the sentence under its heading
 STAGE_BONUS = 0.12
+LONG_ANSWER = 400  # characters of structured answer after which one passage is added, not two
 CLOSE = 0.06  # a second passage this close to the best is given too
 SECTION_EXTRA = 0.35  # the stage's own best sentence is added to its answer above this
 # Words a practitioner uses for what a seed says in its own terms; compared as if the same.
@@ -43,8 +46,12 @@ SAME_AS = {
     "paperwork": "documentation", "email": "mail", "emailing": "mail", "support": "debrief",
     "sort": "resolve", "settle": "resolve", "fix": "resolve", "solve": "resolve", "resolution": "resolve",
     "boss": "manager", "supervisor": "manager", "disagree": "disagreement", "dispute": "disagreement",
+    "log": "record", "rethink": "review", "reconsider": "review", "nervous": "confidence",
+    "confident": "confidence", "intimidated": "confidence", "junior": "status", "seniority": "status",
 }  # fmt: skip
-UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not) (resolve|agree|sort|work|help)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
+UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) (resolve|agree|sort|work|help|fix|settle|solve|get anywhere)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
+# The first stage described rather than named: a talk with the other professional.
+FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?)\b.{0,30}\b(other|another|their) (worker|professional|practitioner|person|agency|side|team|service)")
 STOPWORDS = frozenset(
     "what when where which who whom whose why how does do did doing done should would could can will shall must "
     "have has had having the this that these those there their them they then than with from into onto about "
@@ -75,6 +82,7 @@ class Topic(str, enum.Enum):
 # How to raise it (face to face, by e-mail, in writing) is asked of the seed's own principles,
 # not of its contact list.
 MEDIUM = re.compile(r"\b(face[ -]to[ -]face|in person|verbal(ly)?|(by|over|via|through) e-?mail|all by e-?mail|e-?mail or|or e-?mail|in writing or|or in writing|phone or)\b")
+CONTACT_SAID = re.compile(r"@|\bcontact|\b(tel|telephone|phone)\b.*\d|\d{4} ?\d{3}")
 MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail can|conversation)\b")
 # Checked in this order; the first that matches is the question's topic.
 TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
@@ -88,8 +96,8 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|phone|telephone|who (do|should) i (e-?mail|contact|ring|call)|contact)")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
     (Topic.TIMESCALE, re.compile(r"\b(how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
-    (Topic.FINAL, re.compile(r"\b(final (decision|say)|who (decides|makes the (final )?decision)|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
-    (Topic.RECORD, re.compile(r"\b(record(ed|ing|s)?|write (down|up)|in writing|document(ed|ation)?|case (file|notes?)|what (should|do) i (keep|note))")),
+    (Topic.FINAL, re.compile(r"\b(final (decision|say)|who (decides|makes the (final )?decision|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
+    (Topic.RECORD, re.compile(r"\b(record(ed|ing|s)?|log(ged|s)?|write (\w+ )?(down|up)|in writing|document(ed|ation)?|case (file|notes?)|what (should|do) i (keep|note))")),
     (Topic.WHO, re.compile(r"\b(who|whom|which (manager|person|people)|involved|escalate (it )?to|raise (it )?with|go to)\b")),
     (Topic.STAGES, re.compile(r"\b(how many (stages|steps|levels)|what are the (stages|steps|levels)|stages|steps|levels|overview|how does (the|this|it) (\w+ )?(process|procedure|policy|protocol|escalation) work)\b")),
     (Topic.ACTIONS, re.compile(r"\b(what (do|should|must|does|will) (i|we|they|the \w+|my \w+)|what happens|how do i|what to do|role of|do at)\b")),
@@ -148,6 +156,8 @@ def read_question(text: str, pack: Pack) -> Question:
     unresolved = UNRESOLVED.search(lowered)
     if stage is None and unresolved and topic in (Topic.WHO, Topic.ACTIONS, None):
         stage = _stage_of_people(pack, lowered)  # "line managers can't agree, what next?"
+        if stage is None and FIRST_CONVERSATION.search(lowered):
+            stage = 0  # "talking to the other worker didn't fix it": the first stage is that talk
     if topic is None and stage is not None:
         topic = Topic.ACTIONS
     if (
@@ -459,8 +469,8 @@ def by_meaning(pack: Pack, question: str) -> Answer:
 
 def _content_words(text: str) -> set[str]:
     words = re.findall(r"[a-z0-9]+", text.lower().replace("’", "'").replace("'", ""))
-    stems = {_stem(w) for w in words if w not in STOPWORDS and len(w) > 1}
-    return {SAME_AS.get(w, w) for w in stems}
+    stems = {_stem(SAME_AS.get(w, w)) for w in words if w not in STOPWORDS and len(w) > 1}
+    return {_stem(SAME_AS.get(w, w)) for w in stems}
 
 
 def _plain(text: str) -> str:
@@ -468,9 +478,17 @@ def _plain(text: str) -> str:
 
 
 def _stem(word: str) -> str:
+    """A crude stem, so "logged", "logs" and "log", or "resolved" and "resolve", compare equal."""
+    if word.endswith("ies") and len(word) > 5:
+        return word[:-3] + "y"
     for ending in ("ing", "ed", "es", "s"):
-        if word.endswith(ending) and len(word) - len(ending) >= 4:
-            return word[: -len(ending)]
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            word = word[: -len(ending)]
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiouls":
+                word = word[:-1]  # "logg" -> "log", "referr" -> "refer"
+            return word
+    if word.endswith("e") and len(word) > 4:
+        return word[:-1]
     return word
 
 
@@ -484,21 +502,54 @@ def _stage_mentions(text: str) -> set[int]:
     return found
 
 
+@dataclasses.dataclass(frozen=True)
+class _PassageIndex:
+    """A pack's passages ready for ranking: two embeddings each (the sentence alone, and with its
+    section heading, since a heading often carries what the sentence leaves unsaid), their content
+    words, and how rare each word is across the pack (a word few passages share counts more)."""
+
+    alone: "object"
+    headed: "object"
+    words: tuple[frozenset[str], ...]
+    rarity: dict[str, float]
+    unseen: float  # the rarity of a word no passage uses
+
+
 @functools.lru_cache(maxsize=16)
-def _passage_vectors(pack_id: str, texts: tuple[str, ...]):
+def _passage_index(pack_id: str, sections: tuple[str, ...], texts: tuple[str, ...]) -> _PassageIndex:
     from bot.nlp.encoder import shared_encoder
 
-    return shared_encoder().encode(list(texts))
+    encoder = shared_encoder()
+    headed = [f"{section}: {text}" for section, text in zip(sections, texts)]
+    words = tuple(frozenset(_content_words(text)) for text in headed)
+    count = len(words)
+    seen: dict[str, int] = {}
+    for each in words:
+        for word in each:
+            seen[word] = seen.get(word, 0) + 1
+    rarity = {word: math.log(1 + count / n) for word, n in seen.items()}
+    return _PassageIndex(encoder.encode(list(texts)), encoder.encode(headed), words, rarity, math.log(1 + count))
+
+
+def _shared_share(asked: set[str], words: frozenset[str], index: _PassageIndex) -> float:
+    """The share of the question's content words a passage holds, each weighted by its rarity."""
+    weights = {word: index.rarity.get(word, index.unseen) for word in asked}
+    total = sum(weights.values())
+    return sum(weight for word, weight in weights.items() if word in words) / total if total else 0.0
 
 
 def ranked_passages(pack: Pack, question: Question) -> list[tuple[float, Passage]]:
-    """The pack's passages, best first, scored by meaning, shared words and the stage named."""
+    """The pack's passages, best first, scored by meaning (of the sentence alone and under its
+    heading), the rare words it shares with the question, and the stage named."""
     if not pack.passages:
         return []
     from bot.nlp.encoder import shared_encoder
 
-    texts = tuple(f"{p.source.section}: {p.said}" for p in pack.passages)
-    scores = _passage_vectors(pack.id, texts) @ shared_encoder().encode([question.text])[0]
+    found = _passage_index(
+        pack.id, tuple(p.source.section for p in pack.passages), tuple(p.said for p in pack.passages)
+    )
+    asked_vector = shared_encoder().encode([question.text])[0]
+    meaning = ALONE_WEIGHT * (found.alone @ asked_vector) + (1 - ALONE_WEIGHT) * (found.headed @ asked_vector)
     asked = _content_words(question.text)
     index = question.stage
     if index is None and question.topic is Topic.FINAL:
@@ -510,10 +561,10 @@ def ranked_passages(pack: Pack, question: Question) -> list[tuple[float, Passage
     sections = {_plain(pack.stage(i).source.section) for i in stages}
     medium = MEDIUM.search(question.text.lower().replace("’", "'"))
     ranked = []
-    for score, passage, text in zip(scores, pack.passages, texts):
+    for score, passage, words in zip(meaning, pack.passages, found.words):
         score = float(score)
         if asked:
-            score += KEYWORD_WEIGHT * len(asked & _content_words(text)) / len(asked)
+            score += KEYWORD_WEIGHT * _shared_share(asked, words, found)
         if numbers & _stage_mentions(passage.source.section) or _plain(passage.source.section) in sections:
             score += STAGE_BONUS
         elif medium and MEDIUM_SAID.search(passage.said.lower()):
@@ -563,6 +614,7 @@ def _passages_to_add(
     """At most two of the seed's sentences for the answer: the best, a second as good, and the
     best from the section of the stage asked about."""
     fresh = [(score, p) for score, p in ranked if not _said_already(p, said)]
+    most = 1 if len(said) > LONG_ANSWER else 2  # an answer stays a few sentences long
     chosen: list[Passage] = []
     if fresh and fresh[0][0] >= floor:
         chosen.append(fresh[0][1])
@@ -572,7 +624,7 @@ def _passages_to_add(
         own = [(score, p) for score, p in _in_section(pack, question.stage, fresh) if p not in chosen]
         if own and own[0][0] >= SECTION_EXTRA and all(own[0][1].said != p.said for p in chosen):
             chosen.insert(0, own[0][1]) if not chosen else chosen.append(own[0][1])
-    return chosen
+    return chosen[:most]
 
 
 def answer(pack: Pack, question: Question, *, use_meaning: bool = True) -> Answer:
@@ -594,6 +646,9 @@ def answer(pack: Pack, question: Question, *, use_meaning: bool = True) -> Answe
             return structured
         text = " ".join([structured.text, *(_sentence(p.said) for p in added)])
         return Answer(text, (*structured.sources, *(p.source for p in added)))
+    if question.topic is Topic.CONTACT:
+        # An address the pack lacks is not answered by a sentence that merely mentions e-mail.
+        ranked = [(score, p) for score, p in ranked if CONTACT_SAID.search(p.said.lower())]
     # A question of how to raise it is answered by whichever principle speaks of the medium.
     floor = PASSAGE_EXTRA if MEDIUM.search(question.text.lower()) else PASSAGE_RELEVANT
     if ranked and ranked[0][0] >= floor:

@@ -204,3 +204,44 @@ def test_how_to_raise_it_is_answered_from_the_principles_not_the_contacts(librar
     assert question.topic is None
     principle = next(p for p in pack.principles if "face-to-face" in p.text)
     assert principle.source in said.sources
+
+
+def test_word_forms_compare_equal():
+    from bot.procedures.questions import _content_words
+
+    assert _content_words("logged") == _content_words("recorded") == _content_words("record")
+    assert _content_words("resolved") == _content_words("resolve")
+    assert _content_words("referred") == _content_words("refer")
+
+
+def test_a_rare_word_of_the_seed_outweighs_common_ones(library):
+    pack = library["south-tyneside"]
+    question, said = ask(pack, "is there a spreadsheet the escalations go on?")
+    assert any("spreadsheet" in p.said and p.said.rstrip(".") in said.text for p in pack.passages), said.text
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_the_first_talk_described_not_named(library, partnership):
+    pack = library[partnership]
+    question, said = ask(pack, "the chat with the other professional didn't settle it, who's next?")
+    assert (question.after, question.stage) == (0, 1)
+    assert pack.stage(1).raised_with in said.text
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_who_holds_the_decision_at_the_end(library, partnership):
+    pack = library[partnership]
+    question, said = ask(pack, "once it reaches the board, who holds the decision?")
+    assert question.topic is Topic.FINAL
+    assert pack.final_body.decides.rstrip(".") in said.text
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_a_long_answer_adds_one_of_the_seeds_sentences_at_most(library, partnership):
+    from bot.procedures.questions import LONG_ANSWER, _passages_to_add, ranked_passages
+
+    pack = library[partnership]
+    question = read_question(f"what happens at {pack.stage_term.lower()} 2?", pack)
+    ranked = [(1.0, p) for _, p in ranked_passages(pack, question)]  # every passage as good as the best
+    assert len(_passages_to_add(pack, question, ranked, "x" * (LONG_ANSWER + 1), 0.5)) == 1
+    assert len(_passages_to_add(pack, question, ranked, "x", 0.5)) == 2
