@@ -6,10 +6,15 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sanic import Sanic
 
 from bot.clock import LONDON
 from bot.config import PROJECT_ROOT
 from bot.procedures.loader import Library, load_library
+
+# Several Sanic apps start in this one process (Telegram's webhook, the dashboard): Sanic's test
+# mode keeps each start from re-compiling what an earlier one already rewrote ("KeyError: 'send'").
+Sanic.test_mode = True
 
 PACKS_DIR = PROJECT_ROOT / "bot" / "procedures" / "packs"
 SEEDS_DIR = PROJECT_ROOT.parent / "shared" / "seeds"
