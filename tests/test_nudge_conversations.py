@@ -52,7 +52,9 @@ def test_a_due_stage_nudges_practitioner_and_manager_and_the_manager_escalates(s
     due = operator(server, "nudges", "due", now="2026-11-24T10:00:00+00:00")
     assert f"{reference} due " in due and f"{reference} due-manager" in due
     assert "Nothing to send." in operator(server, "nudges", "due", now="2026-11-28T10:00:00+00:00")  # Saturday
-    assert "sent 2" in operator(server, "nudges", "sweep", now="2026-11-24T10:00:00+00:00")
+    # The shared server holds other tests' escalations too: this one's two nudges are checked below.
+    swept = operator(server, "nudges", "sweep", now="2026-11-24T10:00:00+00:00")
+    assert "failed 0" in swept and int(swept.split("sent ")[1].split(",")[0]) >= 2
     assert "sent 0" in operator(server, "nudges", "sweep", now="2026-11-24T10:05:00+00:00")
 
     to_practitioner = bot_messages(practitioner)[-1]
