@@ -67,6 +67,15 @@ class InterruptibleForm(FormValidationAction, abc.ABC):
             raise ActionExecutionRejection(self.name(), f"{intent} interrupts the form")
         return await super().run(dispatcher, tracker, domain)
 
+    def _text(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+        """A free-text answer kept, or refused with the reason said (personal data, length)."""
+        kept, response, problem = desk().check_text(slot, value)
+        if response == "utter_personal_data_found":
+            dispatcher.utter_message(response=response, found=problem)
+        elif response:
+            dispatcher.utter_message(response=response, problem=problem)
+        return {slot: kept}
+
 
 def _answered_since_user_spoke(tracker: Tracker) -> bool:
     """Whether an action other than slot extraction and forms ran after the latest message (the
@@ -84,23 +93,27 @@ class RegistrationAnswers:
     """Validators of the registration questions, shared by the registration form and the
     escalation form (which asks them first where the partnership restricts records)."""
 
-    def validate_work_email(self, value, dispatcher, tracker, domain):
-        kept, problem = desk().check_work_email(value)
+    @staticmethod
+    def _checked(slot: str, checked: tuple[str | None, str | None], dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
+        kept, problem = checked
         if problem:
             dispatcher.utter_message(response="utter_wrong_text", problem=problem)
-        return {"work_email": kept}
+        return {slot: kept}
+
+    def validate_work_email(self, value, dispatcher, tracker, domain):
+        return self._checked("work_email", desk().check_work_email(value), dispatcher)
 
     def validate_invite_code(self, value, dispatcher, tracker, domain):
-        kept, problem = desk().check_invite_code(value, tracker.get_slot("work_email"))
-        if problem:
-            dispatcher.utter_message(response="utter_wrong_text", problem=problem)
-        return {"invite_code": kept}
+        return self._checked("invite_code", desk().check_invite_code(value, tracker.get_slot("work_email")), dispatcher)
+
+    def validate_my_agency(self, value, dispatcher, tracker, domain):
+        return self._text("my_agency", value, dispatcher)
+
+    def validate_my_role(self, value, dispatcher, tracker, domain):
+        return self._text("my_role", value, dispatcher)
 
     def validate_manager_email(self, value, dispatcher, tracker, domain):
-        kept, problem = Desk.check_manager_email(value, tracker.get_slot("work_email"))
-        if problem:
-            dispatcher.utter_message(response="utter_wrong_text", problem=problem)
-        return {"manager_email": kept}
+        return self._checked("manager_email", Desk.check_manager_email(value, tracker.get_slot("work_email")), dispatcher)
 
 
 class ValidateEscalationForm(RegistrationAnswers, InterruptibleForm):
@@ -113,14 +126,6 @@ class ValidateEscalationForm(RegistrationAnswers, InterruptibleForm):
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
         return desk().form_slots_needed(caller(tracker), tracker.slots)
-
-    def _text(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
-        kept, response, problem = desk().check_text(slot, value)
-        if response == "utter_personal_data_found":
-            dispatcher.utter_message(response=response, found=problem)
-        elif response:
-            dispatcher.utter_message(response=response, problem=problem)
-        return {slot: kept}
 
     def validate_case_reference(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         kept, problem = Desk.check_case_reference(value)
@@ -145,12 +150,6 @@ class ValidateEscalationForm(RegistrationAnswers, InterruptibleForm):
 
     def validate_evidence(self, value, dispatcher, tracker, domain):
         return self._text("evidence", value, dispatcher)
-
-    def validate_my_agency(self, value, dispatcher, tracker, domain):
-        return self._text("my_agency", value, dispatcher)
-
-    def validate_my_role(self, value, dispatcher, tracker, domain):
-        return self._text("my_role", value, dispatcher)
 
 
 class ActionAskPartnership(AssistantAction):
@@ -219,14 +218,6 @@ class ValidateOutcomeForm(InterruptibleForm):
         if tracker.get_slot(OUTCOME_KIND) == "resolved":
             needed.append(OUTCOME_FOR_PERSON)
         return needed
-
-    def _text(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
-        kept, response, problem = desk().check_text(slot, value)
-        if response == "utter_personal_data_found":
-            dispatcher.utter_message(response=response, found=problem)
-        elif response:
-            dispatcher.utter_message(response=response, problem=problem)
-        return {slot: kept}
 
     def validate_stage_outcome(self, value, dispatcher, tracker, domain):
         return self._text("stage_outcome", value, dispatcher)
@@ -320,7 +311,6 @@ class ActionSessionStart(Action):
         return events
 
 
-
 # Nudges -----------------------------------------------------------------------------------------
 
 
@@ -355,7 +345,6 @@ class ActionMoreTime(DeskAction):
         return records.ask_more_time(caller(tracker), reference)
 
 
-
 # Registration -----------------------------------------------------------------------------------
 
 
@@ -365,20 +354,6 @@ class ValidateRegistrationForm(RegistrationAnswers, InterruptibleForm):
 
     async def required_slots(self, domain_slots, dispatcher, tracker: Tracker, domain) -> List[Text]:
         return desk().registration_slots_needed(caller(tracker), tracker.slots)
-
-    def _text(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
-        kept, response, problem = desk().check_text(slot, value)
-        if response == "utter_personal_data_found":
-            dispatcher.utter_message(response=response, found=problem)
-        elif response:
-            dispatcher.utter_message(response=response, problem=problem)
-        return {slot: kept}
-
-    def validate_my_agency(self, value, dispatcher, tracker, domain):
-        return self._text("my_agency", value, dispatcher)
-
-    def validate_my_role(self, value, dispatcher, tracker, domain):
-        return self._text("my_role", value, dispatcher)
 
 
 class ActionRegister(DeskAction):

@@ -11,12 +11,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from bot.config import PROJECT_ROOT
 from bot.dashboard import auth
 from tests.dashboard.conftest import PASSWORD, make_user, serving
-from tests.webchat.test_webchat import CHROMIUM_ARGS, chromium_path
+from tests.browser import chromium_page
 
 pytestmark = pytest.mark.server
 
@@ -28,20 +28,8 @@ RESULTS = PROJECT_ROOT / "build" / "results"
 @pytest.fixture
 def desktop(tmp_path: Path):
     """A fresh Chromium profile at a desktop viewport, downloads allowed; one page open."""
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("Chromium is not installed (/usr/bin/chromium): `apt-get install -y chromium`")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=executable, args=CHROMIUM_ARGS,
-            headless=True, viewport=DESKTOP, locale="en-GB", accept_downloads=True, service_workers="block",
-        )  # fmt: skip
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            page.set_default_timeout(30_000)
-            yield page
-        finally:
-            context.close()
+    with chromium_page(tmp_path / "chromium-profile", timeout_ms=30_000, viewport=DESKTOP, accept_downloads=True) as page:
+        yield page
 
 
 def shot(page, tmp_path: Path, name: str) -> None:

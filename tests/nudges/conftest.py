@@ -6,12 +6,11 @@ from datetime import datetime
 
 import pytest
 
-from bot.config import Settings
 from bot.nudges.delivery import RasaDelivery
 from bot.nudges.sweep import Sweeper
 from bot.records import store
-from bot.records.db import open_database
 from tests.nudges.fake_rasa import FakeRasa
+from tests.records.conftest import database, settings  # noqa: F401 - the same real database per test
 
 
 class TravellingClock:
@@ -22,18 +21,6 @@ class TravellingClock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    return Settings.from_env({"BOT_VAR_DIR": str(tmp_path / "var")})
-
-
-@pytest.fixture
-def database(settings):
-    database = open_database(settings)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from bot.config import PROJECT_ROOT, Settings
 from bot.webchat import POLL_SECONDS, create_server
+from tests.browser import chromium_page
 
 pytestmark = pytest.mark.server
 
@@ -28,40 +29,18 @@ RASA_PORT, ACTIONS_PORT, WEBCHAT_PORT = 5505, 5555, 8505  # this suite's ports o
 RASA_URL = f"http://127.0.0.1:{RASA_PORT}"
 WEBCHAT_URL = f"http://127.0.0.1:{WEBCHAT_PORT}/"
 PHONE = {"width": 390, "height": 844}
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 SCREENSHOT = PROJECT_ROOT / "build" / "results" / "webchat.png"
 DISAGREEMENT = "the other agency closed the case and I disagree with their decision"
-
-
-def chromium_path() -> str | None:
-    """Debian's Chromium (never a downloaded browser), or None."""
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
 
 
 @pytest.fixture
 def phone(tmp_path: Path):
     """A fresh Chromium profile at a phone's viewport, with touch; one page open."""
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("Chromium is not installed (/usr/bin/chromium): `apt-get install -y chromium`")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=executable, args=CHROMIUM_ARGS,
-            headless=True, viewport=PHONE, has_touch=True, is_mobile=True, device_scale_factor=2,
-            locale="en-GB", service_workers="block",
-        )  # fmt: skip
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            page.set_default_timeout(60_000)
-            yield page
-        finally:
-            context.close()
+    with chromium_page(
+        tmp_path / "chromium-profile", timeout_ms=60_000, viewport=PHONE, has_touch=True, is_mobile=True,
+        device_scale_factor=2,
+    ) as page:  # fmt: skip
+        yield page
 
 
 @contextlib.contextmanager
