@@ -22,7 +22,9 @@ class ActionTriage(AssistantAction):
 
     def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
         message = tracker.latest_message or {}
-        return helper.triage(state, message.get("intent"), message.get("intent_ranking") or [])
+        return helper.triage(
+            state, message.get("intent"), message.get("intent_ranking") or [], message.get("text") or ""
+        )
 
 
 class ActionContinue(AssistantAction):

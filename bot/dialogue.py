@@ -45,7 +45,10 @@ COMPARE = re.compile(r"\b(same|compare|comparison|different|differ|what about|ho
 
 # A message phrased as a question, and one about a stage or its people: with no walk under way,
 # "managers couldn't resolve it at stage two - next step?" asks about the procedure.
-ASKED = re.compile(r"\?$|^(who|what|whats|what's|where|when|how|which|is|does|do|can|should)\b")
+ASKED = re.compile(
+    r"\?$|^(who|whose|what|whats|what's|where|when|how|which|is|does|do|can|should)\b"
+    r"|\b(who|what|where|when|how|which) (do|does|did|should|can|could|is|are|was|will|must|happens)\b"
+)
 ABOUT_A_STAGE = re.compile(r"\b(stage|level|step|manager|managers|lead|leads|head|heads|director|directors|board|partnership)s?\b")
 
 # What the assistant last asked for (slot AWAITING).
@@ -157,9 +160,13 @@ class Assistant:
 
     # Triage -------------------------------------------------------------------------------
 
-    def triage(self, state: State, intent: Mapping | None, ranking: Iterable[Mapping]) -> Turn:
-        """A message that may state a worry: set the route and answer it, or ask which."""
+    def triage(self, state: State, intent: Mapping | None, ranking: Iterable[Mapping], text: str = "") -> Turn:
+        """A message that may state a worry: set the route and answer it, or ask which. A message
+        that states no worry but asks something the partnership's procedure plainly answers
+        ("which manual should this be read alongside?") is answered as a question."""
         decision = triage(intent, ranking, self.thresholds)
+        if decision.route == OTHER and self._plain_question(state, text):
+            return self.question(state, text)
         turn = Turn()
         if decision.route != OTHER or state.route is None:
             turn.slots[ROUTE] = decision.route
@@ -274,7 +281,9 @@ class Assistant:
         answered as a question about the procedure."""
         turn = Turn()
         pack = self.library.get(state.partnership)
-        if state.stage is None and ASKED.search(text.strip().lower()) and ABOUT_A_STAGE.search(text.lower()):
+        if state.stage is None and ASKED.search(text.strip().lower()) and (
+            ABOUT_A_STAGE.search(text.lower()) or self._plain_question(state, text)
+        ):
             return self.question(state, text)
         if state.stage is None:
             if state.route in (None, DISAGREEMENT, OTHER):
@@ -423,6 +432,12 @@ class Assistant:
             turn.say("utter_answer", partnership=each.short_name, answer=answered.text, sources=sources)
         turn.slots.update({AWAITING: None, PENDING_QUESTION: text})
         return turn
+
+    def _plain_question(self, state: State, text: str) -> bool:
+        """A question about the chosen partnership's procedure that its seed plainly answers."""
+        pack = self.library.get(state.partnership)
+        text = text.strip()
+        return pack is not None and bool(ASKED.search(text.lower())) and questions.plainly_answers(pack, text)
 
     def _overview(self, state: State, turn: Turn) -> Turn:
         """The question asked before the partnership was known, now answered."""

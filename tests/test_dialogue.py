@@ -249,3 +249,27 @@ def test_a_question_about_what_follows_a_stage_is_answered_not_walked(assistant,
     assert library["warrington-adults"].stages[1].raised_with in json.dumps([r.variables for r in turn.replies])
     # A plain "not resolved" still starts the walk.
     assert responses(assistant.next_stage(state, "not resolved"))[0] == "utter_stage"
+
+
+def test_a_question_the_nlu_found_unclear_is_answered_when_the_seed_plainly_answers_it(assistant):
+    unclear = ({"name": "nlu_fallback", "confidence": 0.3}, [{"name": "inform_category", "confidence": 0.33}])
+    state = State(partnership="warrington-adults")
+    turn = assistant.triage(state, *unclear, text="how should I put my concern across at step 1")
+    assert responses(turn) == ["utter_answer"]
+    assert "specific and clear about their concerns" in turn.replies[0].variables["answer"]
+    assert "002_39504ec4b5584d8c.txt" in turn.replies[0].variables["sources"]
+
+
+@pytest.mark.parametrize(
+    "text", ["how much is an overdraft fee for bank?", "what's the weather like tomorrow", "who sang thriller?"]
+)
+def test_an_unrelated_question_is_still_out_of_scope_with_a_partnership_chosen(assistant, text):
+    turn = assistant.triage(State(partnership="bury-adults"), *sure("out_of_scope"), text=text)
+    assert responses(turn) == ["utter_out_of_scope"]
+
+
+def test_a_question_about_a_stage_with_no_walk_is_answered_not_walked(assistant):
+    state = State(partnership="bury-adults")
+    turn = assistant.next_stage(state, "apart from ringing the police for imminent risk, what else do I have to make?")
+    assert responses(turn) == ["utter_answer"]
+    assert "safeguarding adults referral" in turn.replies[0].variables["answer"]
