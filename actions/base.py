@@ -22,7 +22,7 @@ from bot.procedures.loader import cached_library
 from bot.triage import Thresholds
 
 if TYPE_CHECKING:
-    from bot.escalations import Desk
+    from bot.escalations import Desk, Registration
     from bot.training.trainer import Trainer
 
 logger = logging.getLogger(__name__)
@@ -44,15 +44,32 @@ def assistant() -> Assistant:
     )
 
 
+def registration(settings: Settings | None = None) -> "Registration":
+    """Who may keep records, from the settings."""
+    from bot.escalations import Registration
+
+    settings = settings or Settings.from_env()
+    return Registration(domains=settings.registration_domains, codes=settings.registration_codes)
+
+
 @functools.lru_cache(maxsize=1)
 def desk() -> "Desk":
-    """The records side, with its database opened (and migrated) on first use."""
-    from bot.escalations import Desk, Registration
+    """The records side, with its database opened (and migrated) on first use. While the database
+    cannot be reached this raises, and is tried again on the next call."""
+    from bot.escalations import Desk
     from bot.records.db import open_database
 
     settings = Settings.from_env()
-    registration = Registration(domains=settings.registration_domains, codes=settings.registration_codes)
-    return Desk(assistant(), open_database(settings), settings.documents_dir, registration)
+    return Desk(assistant(), open_database(settings), settings.documents_dir, registration(settings))
+
+
+def answers() -> "Desk":
+    """The records side's checks of answers (free text, e-mail addresses, invitation codes, the
+    registration form's questions), which read no records: usable while the database is down."""
+    from bot.escalations import Desk
+
+    settings = Settings.from_env()
+    return Desk(assistant(), None, settings.documents_dir, registration(settings))
 
 
 @functools.lru_cache(maxsize=1)
@@ -76,6 +93,9 @@ def send(dispatcher: CollectingDispatcher, turn: Turn) -> List[Dict[Text, Any]]:
 class AssistantAction(Action, abc.ABC):
     """An action whose work is one call to the ``Assistant``."""
 
+    # Said when the records database cannot be reached: nothing was saved, and what to do.
+    unavailable_response = "utter_records_unavailable"
+
     @abc.abstractmethod
     def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
         """Ask the ``Assistant`` for this action's turn."""
@@ -83,8 +103,7 @@ class AssistantAction(Action, abc.ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        from sqlalchemy.exc import OperationalError
-
+        from bot.records.db import unavailable
         from bot.records.store import RecordError
 
         try:
@@ -92,12 +111,21 @@ class AssistantAction(Action, abc.ABC):
         except RecordError as error:  # something asked of a record that cannot be done
             dispatcher.utter_message(response="utter_record_error", problem=str(error))
             return []
-        except OperationalError:
-            logger.exception("action %s: the records database is unavailable", self.name())
-            dispatcher.utter_message(response="utter_records_unavailable")
-            return []
-        except Exception:  # a person must get a sentence, never silence or a stack trace
+        except Exception as error:  # a person must get a sentence, never silence or a stack trace
+            if unavailable(error):
+                # The transaction was rolled back: say so, keep the slots (the form's answers) so
+                # that asking again once the database is back saves them.
+                log_unavailable(self.name(), error)
+                dispatcher.utter_message(response=self.unavailable_response)
+                return []
             logger.exception("action %s failed", self.name())
             dispatcher.utter_message(response="utter_something_went_wrong")
             return []
         return send(dispatcher, turn)
+
+
+def log_unavailable(name: str, error: BaseException) -> None:
+    """One line, no traceback, per action that met the records database down."""
+    from bot.records.db import reason
+
+    logger.warning("%s: the records database is unavailable (%s: %s)", name, type(error).__name__, reason(error))

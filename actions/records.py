@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import ActionExecutionRejection
 from rasa_sdk.types import DomainDict
 
-from actions.base import AssistantAction, desk, send
+from actions.base import AssistantAction, answers, assistant, desk, log_unavailable, send
 from bot.dialogue import Assistant, State, Turn
 from bot.escalations import (
     CATEGORY,
@@ -22,8 +22,11 @@ from bot.escalations import (
     OUTCOME_KIND,
     Caller,
     Desk,
+    form_questions,
 )
 from bot.records import store
+
+REQUESTED_SLOT = "requested_slot"
 
 
 def caller(tracker: Tracker) -> Caller:
@@ -62,14 +65,26 @@ class InterruptibleForm(FormValidationAction, abc.ABC):
         """``validate_<form name>``."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
+        from bot.records.db import unavailable
+
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent in INTERRUPTING_INTENTS and not _answered_since_user_spoke(tracker):
             raise ActionExecutionRejection(self.name(), f"{intent} interrupts the form")
-        return await super().run(dispatcher, tracker, domain)
+        try:
+            return await super().run(dispatcher, tracker, domain)
+        except Exception as error:
+            if not unavailable(error):
+                raise
+            # The records could not be read to check this answer: say so and ask the same
+            # question again (the answers so far stay in the conversation).
+            log_unavailable(self.name(), error)
+            dispatcher.utter_message(response="utter_records_unavailable")
+            asked = tracker.get_slot(REQUESTED_SLOT)
+            return [SlotSet(REQUESTED_SLOT, asked)] if asked else []
 
     def _text(self, slot: str, value: Any, dispatcher: CollectingDispatcher) -> Dict[Text, Any]:
         """A free-text answer kept, or refused with the reason said (personal data, length)."""
-        kept, response, problem = desk().check_text(slot, value)
+        kept, response, problem = answers().check_text(slot, value)
         if response == "utter_personal_data_found":
             dispatcher.utter_message(response=response, found=problem)
         elif response:
@@ -101,10 +116,10 @@ class RegistrationAnswers:
         return {slot: kept}
 
     def validate_work_email(self, value, dispatcher, tracker, domain):
-        return self._checked("work_email", desk().check_work_email(value), dispatcher)
+        return self._checked("work_email", answers().check_work_email(value), dispatcher)
 
     def validate_invite_code(self, value, dispatcher, tracker, domain):
-        return self._checked("invite_code", desk().check_invite_code(value, tracker.get_slot("work_email")), dispatcher)
+        return self._checked("invite_code", answers().check_invite_code(value, tracker.get_slot("work_email")), dispatcher)
 
     def validate_my_agency(self, value, dispatcher, tracker, domain):
         return self._text("my_agency", value, dispatcher)
@@ -125,7 +140,17 @@ class ValidateEscalationForm(RegistrationAnswers, InterruptibleForm):
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
-        return desk().form_slots_needed(caller(tracker), tracker.slots)
+        from bot.records.db import unavailable
+
+        try:
+            return desk().form_slots_needed(caller(tracker), tracker.slots)
+        except Exception as error:
+            if not unavailable(error):
+                raise
+            # The records cannot say what is known of this person: the form goes on without them
+            # (asking agency and role) and the record is written once they can be reached.
+            log_unavailable(self.name(), error)
+            return form_questions(assistant().library, tracker.slots, None)
 
     def validate_case_reference(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
         kept, problem = Desk.check_case_reference(value)
@@ -188,6 +213,8 @@ class ActionAskCategory(Action):
 
 
 class ActionOpenEscalation(DeskAction):
+    unavailable_response = "utter_records_unavailable_open"
+
     def name(self) -> Text:
         return "action_open_escalation"
 
@@ -236,15 +263,21 @@ class ActionAskStageOutcome(Action):
         return "action_ask_stage_outcome"
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
+        from bot.records.db import unavailable
+
         try:
             title = desk().current_stage_title(caller(tracker), tracker.get_slot(ESCALATION_REF))
-        except store.RecordError:
+        except Exception as error:  # the question can be asked without the stage's name
+            if not (isinstance(error, store.RecordError) or unavailable(error)):
+                raise
             title = "this stage"
         dispatcher.utter_message(response="utter_ask_stage_outcome", stage_title=title)
         return []
 
 
 class ActionAdvanceEscalation(DeskAction):
+    unavailable_response = "utter_records_unavailable_outcome"
+
     def name(self) -> Text:
         return "action_advance_escalation"
 
@@ -303,10 +336,15 @@ class ActionSessionStart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
         events: List[Dict[Text, Any]] = [SessionStarted()]
         events += [SlotSet(name, value) for name, value in tracker.slots.items() if value is not None]
+        from bot.records.db import unavailable
+
         try:
             events += send(dispatcher, desk().welcome_back(caller(tracker)))
-        except Exception:  # the welcome is a courtesy: a session must start regardless
-            logger.exception("welcome back failed")
+        except Exception as error:  # the welcome is a courtesy: a session must start regardless
+            if unavailable(error):
+                log_unavailable(self.name(), error)
+            else:
+                logger.exception("welcome back failed")
         events.append(ActionExecuted("action_listen"))
         return events
 
@@ -353,7 +391,7 @@ class ValidateRegistrationForm(RegistrationAnswers, InterruptibleForm):
         return "validate_registration_form"
 
     async def required_slots(self, domain_slots, dispatcher, tracker: Tracker, domain) -> List[Text]:
-        return desk().registration_slots_needed(caller(tracker), tracker.slots)
+        return answers().registration_slots_needed(caller(tracker), tracker.slots)
 
 
 class ActionRegister(DeskAction):

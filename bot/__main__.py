@@ -58,6 +58,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings)
 
 
+def _endpoints(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve import write_credentials, write_endpoints
+
+    print(write_endpoints(settings))
+    print(write_credentials(settings))
+    return 0
+
+
 def _chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.chat import chat
 
@@ -120,6 +128,11 @@ def parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the Rasa server and the action server until stopped")
     serve.set_defaults(handler=_serve)
+
+    endpoints = commands.add_parser(
+        "endpoints", help="write Rasa's endpoints.yml and credentials.yml from the settings into BOT_VAR_DIR"
+    )
+    endpoints.set_defaults(handler=_endpoints)
 
     chat = commands.add_parser("chat", help="chat with the running assistant in this terminal")
     chat.add_argument("--url", help="Rasa server URL (default: from BOT_RASA_HOST/BOT_RASA_PORT)")

@@ -37,6 +37,7 @@ class Settings:
     actions_port: int = 5055
     # URLs may hold passwords and the key is a secret: none of them appear in repr() or logs.
     tracker_store_url: str = dataclasses.field(default="", repr=False)
+    lock_store_url: str = dataclasses.field(default="", repr=False)  # empty: Rasa's in-memory lock store
     database_url: str = dataclasses.field(default="", repr=False)
     records_key: str = dataclasses.field(default="", repr=False)
     retention_days: int = 2190
@@ -182,6 +183,12 @@ class Settings:
         telegram_webhook_url = secret("BOT_TELEGRAM_WEBHOOK_URL")
         if telegram_mode == "webhook" and secret("BOT_TELEGRAM_TOKEN") and not telegram_webhook_url.startswith("https://"):
             raise SettingsError("BOT_TELEGRAM_MODE=webhook needs BOT_TELEGRAM_WEBHOOK_URL, an https:// URL Telegram can reach.")
+        lock_store_url = text("BOT_LOCK_STORE_URL", "")
+        if lock_store_url and not re.match(r"^rediss?://[^/?#]*(/\d+)?/?$", lock_store_url):
+            raise SettingsError(
+                "BOT_LOCK_STORE_URL must be a Redis URL such as redis://127.0.0.1:6379/0 "
+                "(redis://:password@host:port/db; rediss:// for TLS), or unset for one Rasa server."
+            )
         teams_app_id = secret("BOT_TEAMS_APP_ID")
         if teams_app_id and not secret("BOT_TEAMS_APP_PASSWORD"):
             raise SettingsError("BOT_TEAMS_APP_ID is set but BOT_TEAMS_APP_PASSWORD is not: set the app's client secret.")
@@ -194,6 +201,7 @@ class Settings:
             actions_host=text("BOT_ACTIONS_HOST", defaults.actions_host),
             actions_port=int(number("BOT_ACTIONS_PORT", defaults.actions_port, int)),
             tracker_store_url=text("BOT_TRACKER_STORE_URL", ""),
+            lock_store_url=lock_store_url,
             database_url=text("BOT_DATABASE_URL", ""),
             records_key=env.get("BOT_RECORDS_KEY", "").strip(),
             retention_days=int(number("BOT_RETENTION_DAYS", defaults.retention_days, int)),

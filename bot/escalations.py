@@ -105,18 +105,54 @@ class Caller:
     sender: str
 
 
+def form_questions(
+    library: Mapping[str, Pack], slots: Mapping[str, Any], person: Person | None, registration: tuple[str, ...] | list[str] = ()
+) -> list[str]:
+    """The escalation form's questions still to ask, given what the records know of ``person``
+    and the ``registration`` questions they must answer first. ``person`` None: the records cannot
+    be read just now, so their agency and role are asked (the answers wait in the conversation
+    until the record can be written) and registration waits until the records can be read."""
+    pack = library.get(slots.get(PARTNERSHIP))
+    needed: list[str] = []
+    if pack is None:
+        needed.append(PARTNERSHIP)
+    if slots.get(SUBJECT) is None and (pack is None or len(pack.covers) > 1):
+        needed.append(SUBJECT)
+    needed += [slot for slot in registration if slot not in needed]
+    needed += [CASE_REFERENCE, OTHER_AGENCY, CATEGORY, SUMMARY, DESIRED_OUTCOME, EVIDENCE]
+    if person is None or not person.agency:
+        needed.append(MY_AGENCY)
+    if person is None or not person.role:
+        needed.append(MY_ROLE)
+    return needed
+
+
 def due_text(entry: StageEntry | Any) -> str:
     if entry.due_on is None:
         return "no due date yet: agree a review date"
     return f"due {guidance.format_date(entry.due_on)}"
 
 
+def _moved_on(escalation: Escalation, stage_in_conversation: Any) -> bool:
+    """Whether the record is no longer where the conversation last saw it (closed, or at another
+    stage than the conversation's ``stage`` slot; a conversation without one is not checked)."""
+    if escalation.status != store.OPEN:
+        return True
+    try:
+        expected = int(float(stage_in_conversation))
+    except (TypeError, ValueError):
+        return False
+    return expected != escalation.stages[-1].index
+
+
 class Desk:
     """The records side of the conversation, over the procedure library and the database."""
 
     def __init__(
-        self, assistant: Assistant, database: Database, documents_dir: Path, registration: Registration = Registration()
+        self, assistant: Assistant, database: Database | None, documents_dir: Path, registration: Registration = Registration()
     ) -> None:
+        """``database`` None: only the checks of answers, which read no records (``check_*``,
+        ``registration_slots_needed``), for while the database cannot be reached."""
         self.assistant = assistant
         self.database = database
         self.documents_dir = documents_dir
@@ -143,25 +179,12 @@ class Desk:
 
     def form_slots_needed(self, caller: Caller, slots: Mapping[str, Any]) -> list[str]:
         """The escalation form's questions still to ask: only what is missing."""
-        pack = self.library.get(slots.get(PARTNERSHIP))
-        needed: list[str] = []
-        if pack is None:
-            needed.append(PARTNERSHIP)
-        if slots.get(SUBJECT) is None and (pack is None or len(pack.covers) > 1):
-            needed.append(SUBJECT)
         with self.database.session() as session:
             person = self._person(session, caller)
-            if self.registration.restricted and person.registered_at is None:
-                # Only registered people keep records: register first, inside the same form.
-                needed += [slot for slot in self._registration_questions(slots) if slot not in needed]
-        needed += [CASE_REFERENCE, OTHER_AGENCY, CATEGORY, SUMMARY, DESIRED_OUTCOME, EVIDENCE]
-        with self.database.session() as session:
-            person = self._person(session, caller)
-            if not person.agency:
-                needed.append(MY_AGENCY)
-            if not person.role:
-                needed.append(MY_ROLE)
-        return needed
+            # Only registered people keep records where the partnership restricts them: register
+            # first, inside the same form.
+            register_first = self.registration.restricted and person.registered_at is None
+            return form_questions(self.library, slots, person, self._registration_questions(slots) if register_first else ())
 
     def check_text(self, slot: str, value: Any) -> tuple[str | None, str | None, str | None]:
         """(value to keep, response to say, its 'problem' / 'found' text) for a free-text answer:
@@ -221,6 +244,26 @@ class Desk:
                 partnership=pack.id,
             )  # fmt: skip
             person.registered_at = person.registered_at or now  # unrestricted: the form registered them
+            answers = dict(
+                pack=pack, subject=subject, case_reference=slots[CASE_REFERENCE], other_agency=slots[OTHER_AGENCY],
+                category=slots[CATEGORY], summary=slots[SUMMARY], desired_outcome=slots[DESIRED_OUTCOME],
+                evidence=None if evidence == SKIPPED else evidence,
+            )  # fmt: skip
+            same = store.same_open_escalation(session, person=person, **answers)
+            if same is not None:
+                # The same answers again: the form's last answer sent twice, or sent again after
+                # its reply was lost to a crash once the record was written. One record, not two.
+                entry = same.stages[-1]
+                turn.say(
+                    "utter_escalation_already_open", reference=same.reference, case_reference=same.case_reference,
+                    stage_title=entry.title, due=due_text(entry),
+                )  # fmt: skip
+                self._follow(turn, same, entry)
+                turn.slots.update({slot: None for slot in (*ESCALATION_FORM_SLOTS, *REGISTRATION_SLOTS)})
+                if entry.due_on is None:  # as when it was opened: the review date is still to agree
+                    turn.slots[AWAITING] = AWAITING_REVIEW_DATE
+                    turn.say("utter_ask_review_date")
+                return turn
             escalation = store.open_escalation(
                 session, person=person, pack=pack, subject=subject,
                 case_reference=slots[CASE_REFERENCE], other_agency=slots[OTHER_AGENCY],
@@ -273,6 +316,16 @@ class Desk:
         with self.database.session() as session:
             person = self._person(session, caller)
             escalation = store.find(session, reference=slots.get(ESCALATION_REF) or "", person=person)
+            if _moved_on(escalation, slots.get(STAGE)):
+                # The conversation is behind the record: this outcome was recorded already (its
+                # reply lost to a crash, and the message sent again) or someone else moved the
+                # record on. Recording it again would move the record twice.
+                entry = escalation.stages[-1]
+                where = f"at {entry.title}, {due_text(entry)}" if escalation.status == store.OPEN else f"closed as {escalation.status}"
+                turn.say("utter_escalation_already_moved", reference=escalation.reference, where=where)
+                self._follow(turn, escalation, entry)
+                turn.slots.update({slot: None for slot in OUTCOME_FORM_SLOTS})
+                return turn
             store.record_stage(
                 session, escalation=escalation, person=person, now=now,
                 outcome=slots.get(STAGE_OUTCOME), key_points_in_writing=slots.get(KEY_POINTS_IN_WRITING),

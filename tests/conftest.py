@@ -58,3 +58,22 @@ def server(tmp_path_factory):
             yield var  # the server's var/: its records database and key
     except ServerDidNotStart as error:
         pytest.fail(str(error))
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server for the whole session (see tests/postgres.py): skipped where there is
+    none, a failure under CI."""
+    from tests.postgres import server
+
+    with server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_server):
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards; its URL."""
+    from tests.postgres import fresh_database
+
+    with fresh_database(postgres_server) as url:
+        yield url

@@ -18,7 +18,10 @@ from bot.chat import post_message
 from bot.config import PROJECT_ROOT
 from bot.serve import MODEL, wait_until_ready
 
-RASA_PORT, ACTIONS_PORT = 5105, 5155
+# The session's assistant (the ``server`` fixture); BOT_TEST_RASA_PORT moves it (actions: +50), for
+# a second checkout's tests on the same machine.
+RASA_PORT = int(os.environ.get("BOT_TEST_RASA_PORT", "5105"))
+ACTIONS_PORT = RASA_PORT + 50
 URL = f"http://127.0.0.1:{RASA_PORT}"
 FROZEN_NOW = "2026-11-23T10:00:00+00:00"  # Monday 23 November 2026, 10:00
 
@@ -64,6 +67,45 @@ def serving(
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=60)
+
+
+@contextlib.contextmanager
+def processes(commands: dict[str, list[str]], env: dict[str, str], logs: Path, ready: dict[str, str]) -> Iterator[None]:
+    """Start every command at once (each logging to ``logs/<name>.log``), wait until every URL in
+    ``ready`` answers 200, and stop them all when the block ends. ``ServerDidNotStart`` with the
+    log's tail if one exits or is not ready within 300 s."""
+    logs.mkdir(parents=True, exist_ok=True)
+    started: dict[str, subprocess.Popen] = {}
+    try:
+        for name, command in commands.items():
+            with (logs / f"{name}.log").open("a") as log:
+                started[name] = subprocess.Popen(
+                    command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+        waiting = dict(ready)
+        for _ in range(300):
+            for name, url in list(waiting.items()):
+                if wait_until_ready(url, timeout=0.5):
+                    del waiting[name]
+            if not waiting:
+                break
+            for name, process in started.items():
+                if process.poll() is not None:
+                    raise ServerDidNotStart(f"{name} exited:\n" + (logs / f"{name}.log").read_text()[-3000:])
+        else:
+            name = next(iter(waiting))
+            raise ServerDidNotStart(f"{name} did not start:\n" + (logs / f"{name}.log").read_text()[-3000:])
+        yield
+    finally:
+        for process in started.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in started.values():
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def new_sender() -> str:

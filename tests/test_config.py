@@ -49,6 +49,7 @@ def test_overrides(tmp_path):
         ("BOT_NUDGE_HOURS", "17:00-09:00", "the start must come before the end"),
         ("BOT_NUDGE_HOURS", "nine to five", "is not a range of times such as 09:00-17:00"),
         ("BOT_NUDGE_INTERVAL_SECONDS", "0", "BOT_NUDGE_INTERVAL_SECONDS must be at least 1"),
+        ("BOT_LOCK_STORE_URL", "127.0.0.1:6379", "BOT_LOCK_STORE_URL must be a Redis URL such as redis://127.0.0.1:6379/0"),
     ],
 )
 def test_unusable_values_are_refused_with_a_sentence(name, value, message):
@@ -64,6 +65,7 @@ def test_channel_settings_need_their_partners_and_secrets_stay_out_of_repr():
     settings = Settings.from_env({
         "BOT_TELEGRAM_TOKEN": "123456:AAsecret", "BOT_TEAMS_APP_ID": "app", "BOT_TEAMS_APP_PASSWORD": "pw-secret",
         "BOT_REGISTRATION_CODES": "CODE-secret", "BOT_REGISTRATION_DOMAINS": "NHS.net, southtyneside.gov.uk",
+        "BOT_LOCK_STORE_URL": "redis://:redis-secret@127.0.0.1:6379/0",
     })  # fmt: skip
     assert settings.telegram_enabled and settings.teams_enabled
     assert settings.registration_domains == ("nhs.net", "southtyneside.gov.uk")

@@ -166,3 +166,62 @@ def test_a_database_that_cannot_be_written_loses_nothing_and_says_so(desk, tmp_p
         escalation = store.find(session, reference=reference, person=None)
         assert [s.index for s in escalation.stages] == [0]  # unchanged, and still readable
         assert escalation.stages[0].outcome is None
+
+
+# A message sent again after its answer was lost (a process killed once the record was written) ---
+
+
+def trail(desk, reference: str) -> list[str]:
+    with desk.database.session() as session:
+        return [entry.action for entry in store.audit_trail(session, reference=reference)]
+
+
+def test_the_same_answers_again_open_one_record(desk):
+    first = desk.open(ME, form("south-tyneside"))
+    again = desk.open(ME, form("south-tyneside"))
+    assert responses(again) == ["utter_escalation_already_open"]
+    assert again.slots["escalation_ref"] == first.slots["escalation_ref"] and again.slots["summary"] is None
+    assert trail(desk, first.slots["escalation_ref"]) == ["escalation.opened"]
+    # Another disagreement on the same case is another record.
+    other = desk.open(ME, form("south-tyneside", summary="They will not share the health chronology."))
+    assert responses(other)[0] == "utter_escalation_opened"
+    assert other.slots["escalation_ref"] != first.slots["escalation_ref"]
+
+
+def test_an_outcome_sent_again_moves_or_closes_the_record_once(desk):
+    reference = desk.open(ME, form("south-tyneside")).slots["escalation_ref"]
+    outcome = {"escalation_ref": reference, "stage": 0.0, "stage_outcome": "No agreement.", "key_points_in_writing": True,
+               "outcome_kind": "not_resolved"}  # fmt: skip
+    assert responses(desk.advance(ME, outcome))[0] == "utter_escalation_moved"
+    again = desk.advance(ME, outcome)  # the conversation still says stage 0
+    assert responses(again) == ["utter_escalation_already_moved"]
+    assert again.replies[0].variables["where"].startswith("at Stage 1")
+    assert again.slots["stage"] == 1.0 and again.slots["stage_outcome"] is None
+    resolved = {**outcome, "stage": 1.0, "outcome_kind": "resolved", "outcome_for_person": "A plan is in place."}
+    assert responses(desk.advance(ME, resolved))[0] == "utter_escalation_resolved"
+    again = desk.advance(ME, resolved)
+    assert again.replies[0].variables["where"] == "closed as resolved" and again.slots["has_record"] is False
+    assert trail(desk, reference) == [
+        "escalation.opened", "stage.recorded", "stage.escalated", "stage.recorded", "escalation.resolved",
+    ]  # fmt: skip
+
+
+def test_at_the_last_stage_the_same_outcome_again_adds_nothing(desk, library):
+    reference = desk.open(ME, form("bury-children")).slots["escalation_ref"]
+    last = len(library["bury-children"].stages) - 1
+    for stage in range(last):
+        desk.advance(ME, {"escalation_ref": reference, "stage": float(stage), "stage_outcome": f"No agreement at {stage}.",
+                          "outcome_kind": "not_resolved"})  # fmt: skip
+    final = {"escalation_ref": reference, "stage": float(last), "stage_outcome": "Still no agreement.",
+             "key_points_in_writing": True, "outcome_kind": "not_resolved"}  # fmt: skip
+    assert responses(desk.advance(ME, final))[0] == "utter_escalation_final"
+    recorded = trail(desk, reference)
+    assert responses(desk.advance(ME, final))[0] == "utter_escalation_final"
+    assert trail(desk, reference) == recorded  # the same answers are no change
+
+
+def test_more_time_agreed_again_is_recorded_once(desk):
+    reference = desk.open(ME, form("south-tyneside")).slots["escalation_ref"]
+    assert responses(desk.agree_more_time(ME, reference, "next Thursday")) == ["utter_more_time_noted"]
+    assert responses(desk.agree_more_time(ME, reference, "next Thursday")) == ["utter_more_time_noted"]
+    assert trail(desk, reference).count("stage.more_time") == 1

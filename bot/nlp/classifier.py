@@ -27,6 +27,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+from rasa.shared.constants import INTENT_MESSAGE_PREFIX
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
@@ -141,7 +143,20 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
     def process(self, messages: List[Message]) -> List[Message]:
         if "classifier" not in self.parts:
             return messages
-        pending = [m for m in messages if m.get(TEXT)]
+        pending = []
+        for message in messages:
+            if not message.get(TEXT):
+                continue
+            if self._names_a_known_intent(message.get(TEXT)):
+                # A button's payload ("/intent{...}"): Rasa's RegexMessageHandler, at the end of
+                # every NLU pipeline, replaces the whole parse of such a message with the intent
+                # it names, so classifying it (most of the cost of a message) would be thrown
+                # away; it gets the intent and ranking Rasa is about to give it.
+                payload = YAMLStoryReader.unpack_regex_message(message)
+                message.set(INTENT, payload.get(INTENT), add_to_output=True)
+                message.set(INTENT_RANKING_KEY, payload.get(INTENT_RANKING_KEY), add_to_output=True)
+            else:
+                pending.append(message)
         if not pending:
             return messages
         probabilities = self.parts["classifier"].predict_proba(
@@ -158,6 +173,17 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
         return messages
+
+    def _names_a_known_intent(self, text: str) -> bool:
+        """Whether ``text`` is a payload ``/<intent>…`` naming an intent this model was trained on.
+        Those are the domain's too (``rasa data validate`` warns otherwise, and
+        ``tests/nlp/test_classifier.py`` checks it for this project), which is when Rasa replaces
+        the parse. A payload naming any other intent is classified, as Rasa then keeps our parse."""
+        text = text.strip()
+        if not text.startswith(INTENT_MESSAGE_PREFIX):
+            return False
+        match = YAMLStoryReader._regex_message_pattern().match(text)
+        return bool(match) and match.group(INTENT_NAME_KEY).strip() in self.parts["classifier"].classes_
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         return training_data

@@ -34,9 +34,9 @@ def run(settings: Settings, clock: Clock) -> int:
     from apscheduler.schedulers.blocking import BlockingScheduler
     from apscheduler.triggers.interval import IntervalTrigger
 
+    from bot.records.db import reason, unavailable
     from bot.serve import wait_until_ready
 
-    sweeper = sweeper_for(settings, clock)
     interval = settings.nudge_interval_seconds
     scheduler = BlockingScheduler(
         timezone=LONDON,
@@ -50,11 +50,27 @@ def run(settings: Settings, clock: Clock) -> int:
         },
     )
 
+    sweepers: list = []  # the sweeper, once the records database could be opened
+    try:
+        sweepers.append(sweeper_for(settings, clock))
+    except Exception as error:
+        if not unavailable(error):
+            raise  # a wrong key or URL is not fixed by waiting
+        # Started while the database is down (or still starting): the sweeps open it when it is back.
+        logger.warning("nudges: the records database is unavailable (%s); each sweep tries again", reason(error))
+
     def sweep() -> None:
         try:
-            report = sweeper.sweep()
-        except Exception:  # a bad sweep must not stop the next one; the database keeps the state
-            logger.exception("nudge sweep failed; the next one retries")
+            if not sweepers:
+                sweepers.append(sweeper_for(settings, clock))
+            report = sweepers[0].sweep()
+        except Exception as error:  # a bad sweep must not stop the next one; the database keeps the state
+            if unavailable(error):
+                # Down or restarting: whatever was owed is still owed, and whatever a sweep had
+                # claimed is taken over when its lease ends, so the next sweep catches up.
+                logger.warning("nudge sweep: the records database is unavailable (%s); the next one retries", reason(error))
+            else:
+                logger.exception("nudge sweep failed; the next one retries")
             return
         if report.recorded or report.sent or report.failed or report.already_delivered or report.obsolete:
             logger.info("nudge sweep: %s", report)

@@ -7,8 +7,9 @@ The database is the truth, in three steps, each its own transaction:
    a second sweep finds the row and adds nothing.
 2. **Claim** the rows to send now (pending, or undeliverable and due a retry) with one conditional
    ``UPDATE`` that sets this sweep's token and a lease (``BOT_NUDGE_CLAIM_SECONDS``): of two sweeps
-   at once, each row goes to one. A sweep killed after claiming leaves a lease that expires; the
-   next sweep takes the row over.
+   at once, each row goes to one (on PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``, so
+   a second scheduler takes what the first has not, without waiting for it). A sweep killed after
+   claiming leaves a lease that expires; the next sweep takes the row over.
 3. **Deliver** each claimed row: first ask the conversation whether the nudge is already there
    (sent before a crash), else trigger it; then mark it sent, or undeliverable with a retry after
    1, 2, 4 ... minutes (up to ``BOT_NUDGE_RETRY_MAX_MINUTES``). Every attempt is recorded.
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 PENDING, SENT, UNDELIVERABLE, OBSOLETE = "pending", "sent", "undeliverable", "obsolete"
 ALREADY_DELIVERED = "already-delivered"  # an attempt's outcome: found in the conversation, not resent
+INSERT_CHUNK = 500  # rows per INSERT: well under SQLite's limit of bound parameters per statement
 COUNTED_AS = {SENT: "sent", ALREADY_DELIVERED: "already_delivered", OBSOLETE: "obsolete", UNDELIVERABLE: "failed"}
 
 
@@ -92,10 +94,13 @@ def record_owed(session: Session, *, now: datetime, settings: Settings) -> int:
         )
         if wanted.recipient_id is not None and wanted.key not in stored
     ]
-    if not new:
-        return 0
-    inserted = session.execute(_insert_ignoring_duplicates(session), new).rowcount
-    return inserted if inserted >= 0 else len(new)  # rows another sweep stored first are not counted
+    # One multi-row INSERT per chunk, not an executemany: psycopg2 pages an executemany and reports
+    # only the last page's rowcount. Rows another sweep stored first are not counted.
+    inserted = 0
+    for start in range(0, len(new), INSERT_CHUNK):
+        statement = _insert_ignoring_duplicates(session).values(new[start : start + INSERT_CHUNK])
+        inserted += max(session.execute(statement).rowcount, 0)
+    return inserted
 
 
 class Sweeper:
@@ -135,13 +140,20 @@ class Sweeper:
         if not in_working_hours(now, calendar_for("ENG"), self.settings.nudge_hours):
             return []  # retries wait for working hours too
         lease = now + timedelta(seconds=self.settings.nudge_claim_seconds)
+        # On PostgreSQL rows another sweep is claiming right now are passed over (FOR UPDATE SKIP
+        # LOCKED), not waited for; SQLite has one writer at a time and renders no locking clause.
+        claimable = (
+            select(Nudge.id)
+            .where(
+                Nudge.status.in_([PENDING, UNDELIVERABLE]), Nudge.next_attempt_at <= now,
+                or_(Nudge.claimed_until.is_(None), Nudge.claimed_until < now),
+            )  # fmt: skip
+            .with_for_update(skip_locked=True)
+        )
         with self.database.session() as session:
             session.execute(
                 update(Nudge)
-                .where(
-                    Nudge.status.in_([PENDING, UNDELIVERABLE]), Nudge.next_attempt_at <= now,
-                    or_(Nudge.claimed_until.is_(None), Nudge.claimed_until < now),
-                )  # fmt: skip
+                .where(Nudge.id.in_(claimable))
                 .values(claim_token=token, claimed_until=lease)
                 .execution_options(synchronize_session=False)
             )

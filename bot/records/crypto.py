@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -34,9 +35,17 @@ def load_or_create_key(configured: str, key_file: Path) -> bytes:
     else:
         key_file.parent.mkdir(parents=True, exist_ok=True)
         key = Fernet.generate_key()
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(key + b"\n")
+        # Written whole under a temporary name (mode 600), then linked into place: of processes
+        # starting together one key wins, and the others read it complete, never an empty file.
+        descriptor, temporary = tempfile.mkstemp(dir=key_file.parent, prefix=f".{key_file.name}.")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(key + b"\n")
+            os.link(temporary, key_file)
+        except FileExistsError:
+            return load_or_create_key(configured, key_file)  # another process made it first
+        finally:
+            os.unlink(temporary)
         return key
     try:
         Fernet(key)

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import logging
 from pathlib import Path
 from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
@@ -32,6 +35,22 @@ class DatabaseUnavailable(RuntimeError):
     """The records database cannot be reached or written; the message says so in a sentence."""
 
 
+def unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the records database could not be reached or written just now
+    (server down or restarting, connection dropped, pool exhausted, SQLite locked or read-only):
+    the transaction was rolled back, and the same request may succeed later. Integrity errors and
+    bugs are not this."""
+    if isinstance(error, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def reason(error: BaseException) -> str:
+    """The driver's own one-line reason for ``error``, without the statement: for logs."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return (text.splitlines() or [type(error).__name__])[0][:200]
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -41,12 +60,15 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def make_engine(url: str) -> Engine:
+    # Errors and logs never show a statement's parameters: they can hold case references.
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, future=True, connect_args={"timeout": 10})
+        engine = create_engine(url, future=True, connect_args={"timeout": 10}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, future=True, pool_pre_ping=True)
+    # pool_pre_ping: after the server restarts, pooled connections are found dead and replaced
+    # before use, so the first request after an outage succeeds instead of failing once more.
+    return create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -56,9 +78,38 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
+MIGRATION_LOCK = 0x65736361  # PostgreSQL advisory lock key: any number that is this project's own
+
+
+@contextlib.contextmanager
+def one_migrator_at_a_time(engine: Engine) -> Iterator[None]:
+    """Hold the database's migration lock for the block. Processes started together on a new
+    database (``make serve``'s, or several replicas') would otherwise each create the same tables
+    and all but one fail; with it they migrate in turn, the later ones finding nothing to do."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        return
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:" and not engine.url.query:
+        with open(f"{database}.migrating", "a") as lock:  # SQLite: a lock on a file beside it
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        return
+    yield  # a read-only or in-memory SQLite database: nothing to race for
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Apply the migrations up to ``revision``."""
-    command.upgrade(alembic_config(engine), revision)
+    """Apply the migrations up to ``revision`` (one process at a time)."""
+    with one_migrator_at_a_time(engine):
+        command.upgrade(alembic_config(engine), revision)
 
 
 @dataclasses.dataclass

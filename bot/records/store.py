@@ -296,6 +296,38 @@ def open_escalation(
     return escalation
 
 
+def same_open_escalation(
+    session: Session,
+    *,
+    person: Person,
+    pack: Pack,
+    subject: str,
+    case_reference: str,
+    other_agency: str,
+    category: str,
+    summary: str,
+    desired_outcome: str,
+    evidence: str | None = None,
+) -> Escalation | None:
+    """The person's open escalation that ``open_escalation`` with these answers would repeat, if
+    there is one: same partnership, subject, case, other agency, category and the same words."""
+    try:
+        wanted = (
+            pack.id, subject, valid_case_reference(case_reference), clean_text(other_agency, "other agency")[:120],
+            category, clean_text(summary, "summary"), clean_text(desired_outcome, "desired outcome"),
+            clean_text(evidence, "evidence", required=False),
+        )  # fmt: skip
+    except InvalidValue:
+        return None  # opening would refuse these answers anyway
+    for escalation in escalations_of(session, person=person, status=OPEN):
+        if wanted[:5] != (escalation.partnership, escalation.subject, escalation.case_reference,
+                          escalation.other_agency, escalation.category):  # fmt: skip
+            continue
+        if wanted[5:] == (escalation.summary, escalation.desired_outcome, escalation.evidence):
+            return escalation
+    return None
+
+
 def _touch(escalation: Escalation, now: datetime) -> None:
     """Write the escalation row even if only its stages changed, so that its version check
     refuses a second, concurrent writer (optimistic locking)."""
@@ -322,7 +354,8 @@ def record_stage(
     key_points_in_writing: bool | None = None,
     review_on: date | None = None,
 ) -> StageEntry:
-    """Record what happened at the current stage (only the fields given change)."""
+    """Record what happened at the current stage (only the fields given change; a value it already
+    has is no change, so recording the same answers again adds nothing to the audit trail)."""
     _require_open(escalation)
     entry = escalation.stages[-1]
     changes = {
@@ -332,13 +365,13 @@ def record_stage(
     }
     changed = []
     for field, value in changes.items():
-        if value is not None:
+        if value is not None and getattr(entry, field) != value:
             setattr(entry, field, value)
             changed.append(field)
-    if key_points_in_writing is not None:
+    if key_points_in_writing is not None and entry.key_points_in_writing != key_points_in_writing:
         entry.key_points_in_writing = key_points_in_writing
         changed.append("key_points_in_writing")
-    if review_on is not None:
+    if review_on is not None and review_on != entry.review_on:
         if review_on < now.date():
             raise InvalidValue("The review date has already passed; give one from today.")
         pack = pack_of(escalation)
@@ -545,6 +578,8 @@ def agree_more_time(
     if until <= now.date():
         raise InvalidValue("The date agreed has to be after today.")
     entry = escalation.stages[-1]
+    if entry.more_time_until == until:
+        return entry  # agreed already (the same message sent again): nothing changes
     entry.more_time_until = until
     _touch(escalation, now)
     session.flush()

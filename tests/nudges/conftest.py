@@ -10,7 +10,7 @@ from bot.nudges.delivery import RasaDelivery
 from bot.nudges.sweep import Sweeper
 from bot.records import store
 from tests.nudges.fake_rasa import FakeRasa
-from tests.records.conftest import database, settings  # noqa: F401 - the same real database per test
+from tests.records.conftest import database, database_url, settings  # noqa: F401 - the same databases per test
 
 
 class TravellingClock:

@@ -27,6 +27,7 @@ def sweep_process(settings, rasa, now) -> subprocess.Popen:
     env = {
         **os.environ,
         "BOT_VAR_DIR": str(settings.var_dir),
+        "BOT_DATABASE_URL": settings.database_url,
         "BOT_RASA_PORT": rasa.url.rsplit(":", 1)[1],
         "BOT_NOW": now.isoformat(),
         "BOT_NUDGE_CLAIM_SECONDS": str(CLAIM_SECONDS),

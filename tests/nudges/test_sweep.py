@@ -1,5 +1,6 @@
-"""Sweeps on a real SQLite database, delivering to a fake Rasa over HTTP, with the clock moved
-across a weekend, bank holidays and Christmas; failures, restarts and two sweeps at once."""
+"""Sweeps on real databases (a SQLite file, a PostgreSQL database), delivering to a fake Rasa over
+HTTP, with the clock moved across a weekend, bank holidays and Christmas; failures, restarts and
+two sweeps at once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from bot.nudges import cli
+from bot.nudges import cli, sweep
 from bot.nudges.delivery import RasaDelivery
 from bot.nudges.sweep import Sweeper
 from bot.records import store
@@ -188,14 +189,15 @@ def test_a_nudge_not_yet_delivered_when_the_stage_is_resolved_is_not_sent(databa
     assert sent(database)[0][3] == "obsolete"
 
 
-def test_two_sweepers_on_one_database_never_send_twice(database, library, clock, rasa, settings):
+def test_two_sweepers_on_one_database_never_send_twice(database, library, clock, rasa, settings, monkeypatch):
+    monkeypatch.setattr(sweep, "INSERT_CHUNK", 7)  # several INSERTs per sweep, each counted
     with database.session() as session:
         for number in range(30):
             me = register(session, f"practitioner-{number:02}", manager="manager-x", now=clock())
             escalation = open_for(session, library, me, "south-tyneside", london(2026, 11, 23, 10))
             store.escalate(session, escalation=escalation, person=me, now=london(2026, 11, 23, 11))
     clock.now = london(2026, 11, 25, 10)  # every Stage 1 overdue: practitioner and manager each
-    other = open_database(settings)  # a second process's engine on the same file
+    other = open_database(settings)  # a second scheduler's engine on the same database
     sweepers = [Sweeper(db, RasaDelivery(rasa.url, timeout=5), clock, settings) for db in (database, other)]
     start = threading.Barrier(2)
     reports = []
@@ -209,9 +211,12 @@ def test_two_sweepers_on_one_database_never_send_twice(database, library, clock,
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    other.dispose()
-    delivered = rasa.nudges()
-    assert len(delivered) == 60
-    assert len(set(delivered)) == 60  # no nudge twice
-    assert sum(r.sent for r in reports) == 60
-    assert {status for *_, status in sent(database)} == {"sent"}
+    try:
+        delivered = rasa.nudges()
+        assert len(delivered) == 60
+        assert len(set(delivered)) == 60  # no nudge twice
+        assert sum(r.sent for r in reports) == 60 and sum(r.recorded for r in reports) == 60
+        assert {status for *_, status in sent(database)} == {"sent"}
+        assert sweepers[1].sweep().sent == 0  # and nothing left over
+    finally:
+        other.dispose()

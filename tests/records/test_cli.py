@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, inspect, select
 
 from bot.config import PROJECT_ROOT
 from bot.records import store
@@ -18,13 +18,29 @@ from bot.records.models import AuditEntry
 from tests.conftest import london
 
 NOW = london(2026, 11, 23, 10)
+# Each command starts Python (seconds): the schema and a listing run on both databases, the rest on
+# SQLite only, since what they do to the records is tested on both in test_store.py.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def environment(settings, **env) -> dict[str, str]:
+    return {
+        **os.environ, "BOT_VAR_DIR": str(settings.var_dir), "BOT_DATABASE_URL": settings.database_url,
+        "BOT_NOW": NOW.isoformat(), **env,
+    }  # fmt: skip
 
 
 def run(settings, *arguments, **env) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "BOT_VAR_DIR": str(settings.var_dir), "BOT_NOW": NOW.isoformat(), **env}
     return subprocess.run(
-        [sys.executable, "-m", "bot", *arguments], cwd=PROJECT_ROOT, env=environment,
+        [sys.executable, "-m", "bot", *arguments], cwd=PROJECT_ROOT, env=environment(settings, **env),
         capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def start(settings, *arguments, **env) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", *arguments], cwd=PROJECT_ROOT, env=environment(settings, **env),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
 
@@ -44,11 +60,19 @@ def two_records(database, library):
         return first.reference, second.reference
 
 
-def test_db_upgrade_creates_the_schema(settings):
-    result = run(settings, "db", "upgrade")
-    assert result.returncode == 0, result.stderr
-    assert "latest schema" in result.stdout
-    assert (settings.var_dir / "records.db").is_file()
+def test_db_upgrade_creates_the_schema_even_when_three_start_at_once(settings):
+    # As `make serve`'s processes, or several replicas, starting together on a new database.
+    upgrades = [start(settings, "db", "upgrade") for _ in range(3)]
+    for process in upgrades:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        assert "latest schema" in out
+    assert [path.name for path in settings.var_dir.iterdir() if "key" in path.name] == ["records.key"]  # one key
+    engine = create_engine(settings.effective_database_url, future=True)
+    try:
+        assert {"escalations", "stage_entries", "audit_trail", "nudges", "dashboard_users"} <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
 
 
 def test_list_and_show_without_free_text(settings, two_records):
@@ -65,6 +89,7 @@ def test_list_and_show_without_free_text(settings, two_records):
     assert second in only_warrington.stdout and first not in only_warrington.stdout
 
 
+@SQLITE_ONLY
 def test_export_csv_and_jsonl(settings, two_records):
     first, second = two_records
     exported = run(settings, "records", "export", "--format", "csv")
@@ -75,6 +100,7 @@ def test_export_csv_and_jsonl(settings, two_records):
     assert {json.loads(line)["case_reference"] for line in lines} == {"CSC-1001", "ASC-2002"}
 
 
+@SQLITE_ONLY
 def test_free_text_only_when_permitted_and_audited(settings, two_records, database):
     refused = run(settings, "records", "export", "--free-text")
     assert refused.returncode == 2
@@ -87,6 +113,7 @@ def test_free_text_only_when_permitted_and_audited(settings, two_records, databa
         assert exports[0].actor == "operator:cli"
 
 
+@SQLITE_ONLY
 def test_purge_and_errors(settings, two_records, database):
     first, _ = two_records
     with database.session() as session:
@@ -101,6 +128,7 @@ def test_purge_and_errors(settings, two_records, database):
     assert bad_key.returncode == 2 and "is not a Fernet key" in bad_key.stderr
 
 
+@SQLITE_ONLY
 def test_training_completions_for_a_partnership_and_a_managers_team(settings, database):
     with database.session() as session:
         manager = store.person_for(session, channel="teams", channel_id="manager-1", now=NOW)

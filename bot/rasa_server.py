@@ -1,0 +1,152 @@
+"""``python -m bot.rasa_server run …``: Rasa's own command line, with three fixes to Rasa 3.6's
+per-message costs installed first. ``make serve`` starts the Rasa server this way; everything
+else (arguments, behaviour, answers) is ``python -m rasa``'s.
+
+Measured with ``bench/conversations.py`` (a whole escalation conversation through the REST
+channel); each fix leaves what Rasa does unchanged and only stops it repeating work:
+
+* **The action server's answers are validated against a schema compiled once.** Rasa checks every
+  answer of the action server with ``jsonschema.validate(result, spec)``
+  (``RemoteAction._validate_action_result``), which first validates the *schema itself* against
+  the JSON Schema meta-schema, on every call (about 110 ms here with jsonschema 4.17), and then
+  tries each event against all 23 event kinds of a ``oneOf``. Here the schema is checked once, and
+  each event is validated against the one kind its ``event`` names: the other 22 alternatives
+  can never match (each requires a different ``const`` for ``event``), so this accepts and
+  refuses exactly what ``oneOf`` does (``tests/test_rasa_server.py`` compares the two).
+* **Event classes are looked up by name once.** ``Event.resolve_by_type`` walks every subclass of
+  ``Event`` (recursively, with ``inspect.isabstract`` on each) for every event it deserialises:
+  every event of a conversation loaded from the tracker store and every event the action server
+  returns. The answer for a name is remembered.
+* **The SQLite tracker store writes through a write-ahead log** (``journal_mode=WAL``, as the
+  records database does, with ``synchronous=NORMAL``): Rasa's SQL tracker store commits every
+  message synchronously on the server's one event loop, and with SQLite's defaults each commit
+  waits for several ``fsync`` calls (about 8 ms here), holding up every other conversation. In
+  WAL mode with ``synchronous=NORMAL`` a commit appends to the log and the log is synced at
+  checkpoints: the database stays consistent after any crash, and a power cut can lose at most
+  the last moments of conversation history, never an escalation record (those are in the records
+  database, which keeps SQLite's full synchronous commits). The setting applies to every SQLite
+  engine of this process, and the tracker store's is its only one: the records database is
+  opened by the action server, the nudge scheduler and the web app, never by the Rasa server.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from typing import Any, Callable
+
+logger = logging.getLogger(__name__)
+
+_ORIGINAL_RESOLVE: Callable | None = None
+
+
+@functools.lru_cache(maxsize=1)
+def _response_validators() -> tuple[Any, dict[str, Any], Any]:
+    """The action response schema's validators: the envelope (every event only as the ``oneOf``'s
+    common part), one per event kind, and the validator class."""
+    from jsonschema.validators import validator_for
+    from rasa.core.actions.action import RemoteAction
+
+    spec = RemoteAction.action_response_format_spec()
+    kind = validator_for(spec)
+    kind.check_schema(spec)  # once, not on every answer
+    event_schema = spec["properties"]["events"]["items"]
+    common = {key: value for key, value in event_schema.items() if key != "oneOf"}
+    envelope = {**spec, "properties": {**spec["properties"], "events": {**spec["properties"]["events"], "items": common}}}
+    by_event = {alternative["properties"]["event"]["const"]: kind(alternative) for alternative in event_schema["oneOf"]}
+    return kind(envelope), by_event, kind
+
+
+def response_error(result: Any) -> Exception | None:
+    """Why ``result`` is not a valid answer of the action server, or None: the same verdict as
+    ``jsonschema.validate(result, RemoteAction.action_response_format_spec())``."""
+    from jsonschema import ValidationError
+    from jsonschema.exceptions import best_match
+
+    envelope, by_event, _ = _response_validators()
+    error = best_match(envelope.iter_errors(result))
+    if error is not None:
+        return error
+    for index, event in enumerate(result.get("events") or []):
+        validator = by_event.get(event["event"])
+        if validator is None or not validator.is_valid(event):
+            # jsonschema's own words for an instance no alternative of a oneOf accepts.
+            return ValidationError(f"{event!r} is not valid under any of the given schemas", path=["events", index])
+    return None
+
+
+def _validate_action_result(self: Any, result: dict) -> bool:
+    """``RemoteAction._validate_action_result`` with the compiled validators; raises the
+    ``ValidationError`` Rasa raises, with Rasa's explanation added."""
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    error = response_error(result)
+    if error is None:
+        return True
+    error.message += (
+        ". Failed to validate Action server response from API, make sure your response from the "
+        f"Action endpoint is valid. For more information about the format visit {DOCS_BASE_URL}/custom-actions"
+    )
+    raise error
+
+
+@functools.lru_cache(maxsize=None)
+def _resolve_by_type_cached(type_name: str) -> Any:
+    return _ORIGINAL_RESOLVE(type_name)
+
+
+def _resolve_by_type(type_name: str, default: Any = None) -> Any:
+    """``Event.resolve_by_type`` remembering each name's class (unknown names are not cached, so
+    they fall back to ``default`` or raise exactly as before)."""
+    try:
+        return _resolve_by_type_cached(type_name)
+    except ValueError:
+        if default is not None:
+            return default
+        raise
+
+
+def _sqlite_write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")  # another process reading or writing: wait, not fail
+    cursor.close()
+
+
+def _on_connect(dbapi_connection: Any, record: Any) -> None:
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        _sqlite_write_ahead_log(dbapi_connection, record)
+
+
+def install() -> None:
+    """Put the three fixes in place in this process (idempotent)."""
+    global _ORIGINAL_RESOLVE
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.events import Event
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    RemoteAction._validate_action_result = _validate_action_result
+    if _ORIGINAL_RESOLVE is None:
+        _ORIGINAL_RESOLVE = Event.resolve_by_type
+        Event.resolve_by_type = staticmethod(_resolve_by_type)
+    if not event.contains(Engine, "connect", _on_connect):
+        event.listen(Engine, "connect", _on_connect)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run Rasa's command line with the fixes installed."""
+    from rasa.__main__ import main as rasa_main
+
+    install()
+    sys.argv = ["rasa", *(sys.argv[1:] if argv is None else argv)]
+    rasa_main()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

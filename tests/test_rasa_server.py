@@ -1,0 +1,99 @@
+"""bot/rasa_server.py's fixes to Rasa 3.6: each must decide exactly as Rasa's own code does."""
+
+from __future__ import annotations
+
+import pytest
+from jsonschema import ValidationError, validate
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import Event
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
+
+from bot import rasa_server
+
+VALID_EVENTS = [
+    {"event": "slot", "name": "partnership", "value": "bury-adults", "timestamp": None},
+    {"event": "slot", "name": "stage", "value": None},
+    {"event": "active_loop", "name": "escalation_form"},
+    {"event": "action", "name": "action_listen", "policy": None, "confidence": None},
+    {"event": "bot", "text": "Opened ESC-1", "data": {"buttons": []}, "metadata": {}},
+    {"event": "followup", "name": "action_stage"},
+    {"event": "reset_slots"},
+    {"event": "session_started", "timestamp": 1.5},
+    {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 1.0}, "entities": []}},
+    {"event": "entities", "entities": [{"entity": "partnership", "value": "south-tyneside"}]},
+]
+RESPONSES = [
+    {"events": VALID_EVENTS, "responses": [{"response": "utter_stage", "stage_title": "Stage 1"}]},
+    {"events": [], "responses": []},
+    {},
+    # Each refused by Rasa's schema:
+    {"events": [{"event": "slot", "value": "no name"}]},
+    {"events": [{"event": "not_an_event"}]},
+    {"events": [{"name": "no kind"}]},
+    {"events": [{"event": 7}]},
+    {"events": [{"event": "slot", "name": 3, "value": 1}]},
+    {"events": [{"event": "action", "name": "x", "hide_rule_turn": "yes"}]},
+    {"events": [{"event": "session_started", "timestamp": "yesterday"}]},
+    {"events": [{"event": "entities", "entities": [{"entity": "x"}]}]},
+    {"events": ["slot"]},
+    {"events": {"event": "slot"}},
+    {"responses": ["utter_stage"]},
+    [],
+]
+
+
+def rasa_verdict(result) -> bool:
+    try:
+        validate(result, RemoteAction.action_response_format_spec())
+    except ValidationError:
+        return False
+    return True
+
+
+@pytest.fixture
+def installed(monkeypatch):
+    """The fixes installed for one test, Rasa as it was afterwards."""
+    monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction.__dict__["_validate_action_result"])
+    monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
+    monkeypatch.setattr(rasa_server, "_ORIGINAL_RESOLVE", None)
+    rasa_server._resolve_by_type_cached.cache_clear()
+    rasa_server.install()
+    yield
+    event.remove(Engine, "connect", rasa_server._on_connect)
+    rasa_server._resolve_by_type_cached.cache_clear()
+
+
+@pytest.mark.parametrize("result", RESPONSES, ids=range(len(RESPONSES)))
+def test_an_answer_is_accepted_exactly_when_rasas_schema_accepts_it(result):
+    assert (rasa_server.response_error(result) is None) == rasa_verdict(result)
+
+
+def test_the_installed_check_raises_rasas_error_with_rasas_explanation(installed):
+    action = RemoteAction("action_open_escalation", None)
+    assert action._validate_action_result(RESPONSES[0]) is True
+    with pytest.raises(ValidationError, match="Failed to validate Action server response"):
+        action._validate_action_result({"events": [{"event": "slot", "value": "no name"}]})
+
+
+def test_event_classes_are_found_as_before(installed):
+    original = rasa_server._ORIGINAL_RESOLVE
+    for name in ["user", "bot", "slot", "action", "active_loop", "session_started", "reset_slots", "followup"]:
+        assert Event.resolve_by_type(name) is original(name)
+        assert Event.resolve_by_type(name) is original(name)  # and again, from what was remembered
+    assert Event.resolve_by_type("topic") is None
+    assert Event.resolve_by_type("no-such-event", default=Event) is Event
+    with pytest.raises(ValueError, match="Unknown event name"):
+        Event.resolve_by_type("no-such-event")
+    assert Event.from_parameters({"event": "slot", "name": "stage", "value": 1.0}).value == 1.0
+
+
+def test_the_sqlite_tracker_store_writes_through_a_write_ahead_log(installed, tmp_path):
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+
+    store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tmp_path / "conversations.db"))
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    store.engine.dispose()
