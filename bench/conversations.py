@@ -21,7 +21,9 @@ for this assistant and, in the same run, Rasa's own starter bot (``rasa init``) 
    conversations, each as a new sender, until the level has sent ``--level-messages`` messages
    (and at least two conversations per practitioner). Every ``POST /webhooks/rest/webhook`` is
    timed from send to the last byte of the answer; the median, p90 and p99 per message and the
-   messages per second over the level's wall time are reported.
+   messages per second over the level's wall time are reported, with the CPU time the Rasa
+   server (and our action server) used per message, from ``/proc``: on a shared machine other
+   work changes latency a lot and CPU per message little.
 5. **Memory after ``--messages`` messages**: each bot is sent whole conversations at 10
    concurrent until it has answered that many in total (the levels included), then its Rasa
    server's resident set is read again.
@@ -35,14 +37,15 @@ the move. Every answer is checked, so a conversation that went wrong is counted 
 timed as if it had worked. The baseline's conversation (6 messages) is the starter bot's own
 stories: greeting, mood, "did that help?", "are you a bot?", goodbye.
 
-Results: ``bench/results/conversations.md`` (tables, targets met or not), ``.json`` and
-``conversations.png``. The client runs on the same 2 cores as the servers, equally for all bots.
+Results: ``bench/results/conversations.md`` (tables, targets met or not, errors in the servers'
+logs), ``.json`` and ``conversations.png``. The client runs on the same 2 cores as the servers, equally for all bots.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -190,30 +193,31 @@ def percentile(ordered: list[float], share: float) -> float:
 
 
 async def drive(url: str, conversation: Conversation, concurrency: int, messages: int, prefix: str, first: int = 0) -> Run:
-    """``concurrency`` practitioners run whole conversations until ``messages`` are sent."""
+    """``concurrency`` practitioners run whole conversations until ``messages`` are sent, each
+    practitioner at least two (one when ``messages`` is 0: a warm-up)."""
     timeout = aiohttp.ClientTimeout(total=300)
     connector = aiohttp.TCPConnector(limit=concurrency)
+    minimum = 2 if messages else 1
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
         client = Client(session, url)
         failed: list[str] = []
-        counter = iter(range(first, first + 10**9))
-        done = [0]
+        numbers = itertools.count(first)  # each conversation a new sender
 
-        async def practitioner(index: int, minimum: int) -> None:
+        async def practitioner() -> int:
             runs = 0
             while runs < minimum or len(client.latencies_ms) < messages:
-                number = next(counter)
+                number = next(numbers)
                 try:
                     await conversation(client, f"{prefix}-{number}", number)
                 except (ConversationWentWrong, aiohttp.ClientError, asyncio.TimeoutError) as error:
                     failed.append(f"{prefix}-{number}: {error}")
                 runs += 1
-                done[0] += 1
+            return runs
 
         started = time.perf_counter()
-        await asyncio.gather(*(practitioner(i, 2 if messages else 1) for i in range(concurrency)))
+        runs = await asyncio.gather(*(practitioner() for _ in range(concurrency)))
         seconds = time.perf_counter() - started
-    return Run(concurrency, client.latencies_ms, seconds, done[0], failed)
+    return Run(concurrency, client.latencies_ms, seconds, sum(runs), failed)
 
 
 # Serving the bots -----------------------------------------------------------------------------
@@ -516,7 +520,11 @@ def write_markdown(path: Path, report: dict) -> None:
     lines += ["", "## Targets", "", "| target | measured | met |", "| --- | --- | --- |"]
     lines += [f"| {row['target']} | {row['measured']} | {'met' if row['met'] else '**not met**'} |" for row in report["targets"]]
     lines += ["", "## The bots", ""]
-    lines += [f"- **{name}**: {LABELS[name]}; {bot['messages_per_conversation']} messages a conversation." for name, bot in results.items()]
+    lines += [
+        f"- **{name}**: {LABELS[name]}; {bot['messages_per_conversation']} messages a conversation; "
+        f"{bot.get('server_log_errors', 0)} errors in its servers' log."
+        for name, bot in results.items()
+    ]
     lines += [
         "",
         "![latency and throughput](conversations.png)",
@@ -542,7 +550,8 @@ def write_plot(path: Path, results: dict) -> None:
         latency.bar(x, [level["p50_ms"] for level in levels.values()], width, label=f"{name} p50")
         latency.scatter(x, [level["p99_ms"] for level in levels.values()], marker="_", s=200, color="black", zorder=3)
         throughput.bar(x, [level["messages_per_second"] for level in levels.values()], width, label=name)
-    for axes, title, unit in ((latency, "latency per message (bar p50, dash p99)", "ms"), (throughput, "throughput", "messages / s")):
+    latency.set_yscale("log")  # 1 and 50 concurrent differ a hundredfold
+    for axes, title, unit in ((latency, "latency per message (bar p50, dash p99)", "ms, log scale"), (throughput, "throughput", "messages / s")):
         axes.set_xticks([index + width * (len(names) - 1) / 2 for index in range(len(LEVELS))])
         axes.set_xticklabels([f"{level} concurrent" for level in LEVELS])
         axes.set_title(title)
@@ -582,6 +591,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for bot in bots:
                 bot.stop()
+        for bot in bots:  # before the temporary directory goes: what the servers logged as errors
+            errors = [line for line in bot.log.read_text(errors="replace").splitlines() if " ERROR " in line]
+            results[bot.name]["server_log_errors"] = len(errors)
+            for line in errors[:5]:
+                print(f"{bot.name} logged: {line[:300]}", file=sys.stderr)
 
     for name, bot in results.items():
         bot["label"] = LABELS[name]
