@@ -103,7 +103,6 @@ class AssistantAction(Action, abc.ABC):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        from bot.records.db import unavailable
         from bot.records.store import RecordError
 
         try:
@@ -112,10 +111,9 @@ class AssistantAction(Action, abc.ABC):
             dispatcher.utter_message(response="utter_record_error", problem=str(error))
             return []
         except Exception as error:  # a person must get a sentence, never silence or a stack trace
-            if unavailable(error):
+            if records_down(self.name(), error):
                 # The transaction was rolled back: say so, keep the slots (the form's answers) so
                 # that asking again once the database is back saves them.
-                log_unavailable(self.name(), error)
                 dispatcher.utter_message(response=self.unavailable_response)
                 return []
             logger.exception("action %s failed", self.name())
@@ -124,8 +122,12 @@ class AssistantAction(Action, abc.ABC):
         return send(dispatcher, turn)
 
 
-def log_unavailable(name: str, error: BaseException) -> None:
-    """One line, no traceback, per action that met the records database down."""
-    from bot.records.db import reason
+def records_down(name: str, error: BaseException) -> bool:
+    """Whether ``error`` means the records database cannot be reached just now; if so it is logged
+    as one line, no traceback, for the action ``name`` that met it."""
+    from bot.records.db import reason, unavailable
 
+    if not unavailable(error):
+        return False
     logger.warning("%s: the records database is unavailable (%s: %s)", name, type(error).__name__, reason(error))
+    return True

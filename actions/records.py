@@ -13,7 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.interfaces import ActionExecutionRejection
 from rasa_sdk.types import DomainDict
 
-from actions.base import AssistantAction, answers, assistant, desk, log_unavailable, send
+from actions.base import AssistantAction, answers, assistant, desk, records_down, send
 from bot.dialogue import Assistant, State, Turn
 from bot.escalations import (
     CATEGORY,
@@ -65,19 +65,16 @@ class InterruptibleForm(FormValidationAction, abc.ABC):
         """``validate_<form name>``."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
-        from bot.records.db import unavailable
-
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         if intent in INTERRUPTING_INTENTS and not _answered_since_user_spoke(tracker):
             raise ActionExecutionRejection(self.name(), f"{intent} interrupts the form")
         try:
             return await super().run(dispatcher, tracker, domain)
         except Exception as error:
-            if not unavailable(error):
+            if not records_down(self.name(), error):
                 raise
             # The records could not be read to check this answer: say so and ask the same
             # question again (the answers so far stay in the conversation).
-            log_unavailable(self.name(), error)
             dispatcher.utter_message(response="utter_records_unavailable")
             asked = tracker.get_slot(REQUESTED_SLOT)
             return [SlotSet(REQUESTED_SLOT, asked)] if asked else []
@@ -140,16 +137,13 @@ class ValidateEscalationForm(RegistrationAnswers, InterruptibleForm):
     async def required_slots(
         self, domain_slots: List[Text], dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> List[Text]:
-        from bot.records.db import unavailable
-
         try:
             return desk().form_slots_needed(caller(tracker), tracker.slots)
         except Exception as error:
-            if not unavailable(error):
+            if not records_down(self.name(), error):
                 raise
             # The records cannot say what is known of this person: the form goes on without them
             # (asking agency and role) and the record is written once they can be reached.
-            log_unavailable(self.name(), error)
             return form_questions(assistant().library, tracker.slots, None)
 
     def validate_case_reference(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> Dict[Text, Any]:
@@ -263,12 +257,12 @@ class ActionAskStageOutcome(Action):
         return "action_ask_stage_outcome"
 
     async def run(self, dispatcher, tracker: Tracker, domain) -> List[Dict[Text, Any]]:
-        from bot.records.db import unavailable
-
         try:
             title = desk().current_stage_title(caller(tracker), tracker.get_slot(ESCALATION_REF))
+        except store.RecordError:
+            title = "this stage"
         except Exception as error:  # the question can be asked without the stage's name
-            if not (isinstance(error, store.RecordError) or unavailable(error)):
+            if not records_down(self.name(), error):
                 raise
             title = "this stage"
         dispatcher.utter_message(response="utter_ask_stage_outcome", stage_title=title)
@@ -336,14 +330,10 @@ class ActionSessionStart(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict[Text, Any]]:
         events: List[Dict[Text, Any]] = [SessionStarted()]
         events += [SlotSet(name, value) for name, value in tracker.slots.items() if value is not None]
-        from bot.records.db import unavailable
-
         try:
             events += send(dispatcher, desk().welcome_back(caller(tracker)))
         except Exception as error:  # the welcome is a courtesy: a session must start regardless
-            if unavailable(error):
-                log_unavailable(self.name(), error)
-            else:
+            if not records_down(self.name(), error):
                 logger.exception("welcome back failed")
         events.append(ActionExecuted("action_listen"))
         return events

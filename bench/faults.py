@@ -506,9 +506,7 @@ def scenario_rasa(assistant: Assistant, records: Records) -> list[Row]:
     converse(sender, FORM[:7], "CSC-300001")
     rasa.kill9()
     killed = time.monotonic()
-    assistant.restart(rasa)
-    reply = say(sender, FORM[7][0])
-    row.recovery_seconds = round(time.monotonic() - killed, 1)
+    reply, _ = restarted(row, assistant, rasa, killed, sender, [FORM[7][0]])
     row.check("the form goes on with its next question", reply is not None and FORM[7][1] in reply, reply)
     row.check("no record yet", records.of(sender) == [], records.of(sender))
     rows.append(row)
@@ -519,9 +517,7 @@ def scenario_rasa(assistant: Assistant, records: Records) -> list[Row]:
     row.check("the practitioner got no answer", flight.reply is None, flight.reply)
     written = records.of(sender)
     row.check("the record was written before the kill", len(written) == 1, written)
-    assistant.restart(rasa)
-    reply = say(sender, LAST_ANSWER)  # sent again: it got no answer
-    row.recovery_seconds = round(time.monotonic() - killed, 1)
+    reply, _ = restarted(row, assistant, rasa, killed, sender, [LAST_ANSWER])  # sent again: it got no answer
     found = check_records(row, records, sender, ["practitioners"], OPENED)
     if found:
         row.check("the answer names the record", reply is not None and found["reference"] in reply, reply)
@@ -534,9 +530,7 @@ def scenario_rasa(assistant: Assistant, records: Records) -> list[Row]:
     flight, killed = kill_in_flight(assistant, rasa, sender, CONFIRM, "request", "action_advance_escalation")
     row.check("the practitioner got no answer", flight.reply is None, flight.reply)
     row.check("nothing written before the kill", records.of(sender)[0]["stages"] == ["practitioners"], records.of(sender))
-    assistant.restart(rasa)
-    reply = say(sender, CONFIRM)
-    row.recovery_seconds = round(time.monotonic() - killed, 1)
+    reply, _ = restarted(row, assistant, rasa, killed, sender, [CONFIRM])
     row.check("sent again, it moves the record", reply is not None and "moved to Stage 1" in reply, reply)
     check_records(row, records, sender, ["practitioners", "stage-1"], MOVED_ONCE)
     check_conversation(row, sender, reference, 1.0)
@@ -547,9 +541,7 @@ def scenario_rasa(assistant: Assistant, records: Records) -> list[Row]:
     flight, killed = kill_in_flight(assistant, rasa, sender, CONFIRM, "response", "action_advance_escalation")
     row.check("the practitioner got no answer", flight.reply is None, flight.reply)
     row.check("the stage was written before the kill", len(records.of(sender)[0]["stages"]) == 3, records.of(sender))
-    assistant.restart(rasa)
-    reply = say(sender, CONFIRM)
-    row.recovery_seconds = round(time.monotonic() - killed, 1)
+    reply, _ = restarted(row, assistant, rasa, killed, sender, [CONFIRM])
     row.check("sent again, the answer says where the record is", reply is not None and "already at Stage 2" in reply, reply)
     check_records(row, records, sender, ["practitioners", "stage-1", "stage-2"], MOVED_TWICE)
     check_conversation(row, sender, reference, 2.0)
@@ -572,6 +564,16 @@ def retry_until(sender: str, messages: list[str], *wanted: str) -> tuple[str | N
     return reply, said
 
 
+def restarted(row: Row, assistant: Assistant, process: Process, killed_at: float, sender: str,
+              messages: list[str], *wanted: str) -> tuple[str | None, list[str]]:
+    """Restart ``process``, then send what the practitioner would (``retry_until``); the row's
+    recovery time runs from the kill to that answer."""
+    assistant.restart(process)
+    reply, said = retry_until(sender, messages, *wanted)
+    row.recovery_seconds = round(time.monotonic() - killed_at, 1)
+    return reply, said
+
+
 def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     rows = []
     actions = assistant.actions
@@ -581,9 +583,7 @@ def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     converse(first, FORM[:5], "CSC-300002")
     actions.kill9()
     killed = time.monotonic()
-    assistant.restart(actions)
-    reply = say(first, FORM[5][0])
-    row.recovery_seconds = round(time.monotonic() - killed, 1)
+    reply, _ = restarted(row, assistant, actions, killed, first, [FORM[5][0]])
     row.check("the form goes on with its next question", reply is not None and FORM[5][1] in reply, reply)
     rows.append(row)
     converse(first, FORM[6:])
@@ -592,9 +592,7 @@ def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     flight, killed = kill_in_flight(assistant, actions, first, LAST_ANSWER, "request", "action_open_escalation")
     row.note = f"answer while it was down: {flight.reply!r}"
     row.check("nothing written", records.of(first) == [], records.of(first))
-    assistant.restart(actions)
-    reply, said = retry_until(first, [LAST_ANSWER, "/open_record"], "ESC-")
-    row.recovery_seconds = round(time.monotonic() - killed, 1)
+    reply, said = restarted(row, assistant, actions, killed, first, [LAST_ANSWER, "/open_record"], "ESC-")
     row.note += f"; then sent {said}"
     found = check_records(row, records, first, ["practitioners"], OPENED)
     if found:
@@ -608,9 +606,7 @@ def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     flight, killed = kill_in_flight(assistant, actions, first, CONFIRM, "response", "action_advance_escalation")
     row.note = f"answer while it was down: {flight.reply!r}"
     row.check("the stage was written before the kill", records.of(first)[0]["stages"] == ["practitioners", "stage-1"], records.of(first))
-    assistant.restart(actions)
-    reply, said = retry_until(first, [CONFIRM, "/not_resolved"], "moved to Stage 1", "already at Stage 1")
-    row.recovery_seconds = round(time.monotonic() - killed, 1)
+    reply, said = restarted(row, assistant, actions, killed, first, [CONFIRM, "/not_resolved"], "moved to Stage 1", "already at Stage 1")
     row.note += f"; then sent {said}"
     row.check("the answer says where the record is", reply is not None and "already at Stage 1" in reply, reply)
     check_records(row, records, first, ["practitioners", "stage-1"], MOVED_ONCE)
@@ -622,9 +618,7 @@ def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     flight, killed = kill_in_flight(assistant, actions, second, LAST_ANSWER, "response", "action_open_escalation")
     row.note = f"answer while it was down: {flight.reply!r}"
     row.check("the record was written before the kill", len(records.of(second)) == 1, records.of(second))
-    assistant.restart(actions)
-    reply, said = retry_until(second, [LAST_ANSWER, "/open_record"], "ESC-")
-    row.recovery_seconds = round(time.monotonic() - killed, 1)
+    reply, said = restarted(row, assistant, actions, killed, second, [LAST_ANSWER, "/open_record"], "ESC-")
     row.note += f"; then sent {said}"
     found = check_records(row, records, second, ["practitioners"], OPENED)
     if found:
@@ -638,9 +632,7 @@ def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     flight, killed = kill_in_flight(assistant, actions, second, CONFIRM, "request", "action_advance_escalation")
     row.note = f"answer while it was down: {flight.reply!r}"
     row.check("nothing written", records.of(second)[0]["stages"] == ["practitioners"], records.of(second))
-    assistant.restart(actions)
-    reply, said = retry_until(second, [CONFIRM, "/not_resolved"], "moved to Stage 1", "already at Stage 1")
-    row.recovery_seconds = round(time.monotonic() - killed, 1)
+    reply, said = restarted(row, assistant, actions, killed, second, [CONFIRM, "/not_resolved"], "moved to Stage 1", "already at Stage 1")
     row.note += f"; then sent {said}"
     row.check("the record moves once", reply is not None and "moved to Stage 1" in reply, reply)
     check_records(row, records, second, ["practitioners", "stage-1"], MOVED_ONCE)
@@ -809,8 +801,8 @@ def scenario_database(assistant: Assistant, records: Records, postgres: Postgres
     outage_row.check("no traceback or silence in any answer", all(a and "Traceback" not in a for a in answers.values()), answers)
     time.sleep(max(0.0, outage - (time.monotonic() - stopped)))
     postgres.start()
-    restarted = time.monotonic()
-    outage_row.note = f"down for {restarted - stopped:.0f} s; answers: " + json.dumps(answers, ensure_ascii=False)[:600]
+    back_at = time.monotonic()
+    outage_row.note = f"down for {back_at - stopped:.0f} s; answers: " + json.dumps(answers, ensure_ascii=False)[:600]
     written = {s: records.of(s) for s in (opening, moving, fresh)}
     outage_row.check("nothing written during the outage",
                      written[opening] == [] and written[fresh] == [] and written[moving][0]["stages"] == ["practitioners"],
@@ -819,7 +811,7 @@ def scenario_database(assistant: Assistant, records: Records, postgres: Postgres
 
     row = Row("database", "PostgreSQL back, nothing restarted", "the same conversations go on")
     reply, said = retry_until(opening, ["/open_record"], "ESC-")
-    row.recovery_seconds = round(time.monotonic() - restarted, 1)
+    row.recovery_seconds = round(time.monotonic() - back_at, 1)
     row.check("opening again: the record is opened", reply is not None and "Opened ESC-" in reply, reply)
     found = check_records(row, records, opening, ["practitioners"], OPENED)
     if found:
@@ -836,7 +828,7 @@ def scenario_database(assistant: Assistant, records: Records, postgres: Postgres
     row = Row("database", "PostgreSQL back, nothing restarted", "nudges owed while it was down")
     senders = [nudged]
     sent = wait_for(lambda: nudge_counts(senders, records, "due")[1] == ["sent"], 180)
-    row.recovery_seconds = round(time.monotonic() - restarted, 1)
+    row.recovery_seconds = round(time.monotonic() - back_at, 1)
     time.sleep(6)
     counts, states = nudge_counts(senders, records, "due")
     row.check("the due nudge recorded sent", sent and states == ["sent"], states)

@@ -249,33 +249,19 @@ class Desk:
                 category=slots[CATEGORY], summary=slots[SUMMARY], desired_outcome=slots[DESIRED_OUTCOME],
                 evidence=None if evidence == SKIPPED else evidence,
             )  # fmt: skip
-            same = store.same_open_escalation(session, person=person, **answers)
-            if same is not None:
-                # The same answers again: the form's last answer sent twice, or sent again after
-                # its reply was lost to a crash once the record was written. One record, not two.
-                entry = same.stages[-1]
-                turn.say(
-                    "utter_escalation_already_open", reference=same.reference, case_reference=same.case_reference,
-                    stage_title=entry.title, due=due_text(entry),
+            # The same answers again (the form's last answer sent twice, or sent again after its
+            # reply was lost to a crash once the record was written) find that record: one, not two.
+            escalation = store.same_open_escalation(session, person=person, **answers)
+            response = "utter_escalation_already_open"
+            if escalation is None:
+                escalation = store.open_escalation(
+                    session, person=person, **answers, agencies=[a for a in (person.agency, slots[OTHER_AGENCY]) if a],
+                    review_on=state.review_date if state.stage in (None, 0) else None, now=now,
                 )  # fmt: skip
-                self._follow(turn, same, entry)
-                turn.slots.update({slot: None for slot in (*ESCALATION_FORM_SLOTS, *REGISTRATION_SLOTS)})
-                if entry.due_on is None:  # as when it was opened: the review date is still to agree
-                    turn.slots[AWAITING] = AWAITING_REVIEW_DATE
-                    turn.say("utter_ask_review_date")
-                return turn
-            escalation = store.open_escalation(
-                session, person=person, pack=pack, subject=subject,
-                case_reference=slots[CASE_REFERENCE], other_agency=slots[OTHER_AGENCY],
-                category=slots[CATEGORY], summary=slots[SUMMARY], desired_outcome=slots[DESIRED_OUTCOME],
-                evidence=None if evidence == SKIPPED else evidence,
-                agencies=[a for a in (person.agency, slots[OTHER_AGENCY]) if a],
-                review_on=state.review_date if state.stage in (None, 0) else None, now=now,
-            )  # fmt: skip
+                response = "utter_escalation_opened"
             entry = escalation.stages[-1]
             turn.say(
-                "utter_escalation_opened",
-                reference=escalation.reference, case_reference=escalation.case_reference,
+                response, reference=escalation.reference, case_reference=escalation.case_reference,
                 stage_title=entry.title, due=due_text(entry),
             )  # fmt: skip
             self._follow(turn, escalation, entry)

@@ -241,6 +241,19 @@ def _start_stage(
     return entry
 
 
+def _cleaned_answers(
+    *, case_reference: str, other_agency: str, summary: str, desired_outcome: str, evidence: str | None
+) -> dict[str, str | None]:
+    """The escalation form's free-text answers as a record keeps them (raises ``InvalidValue``)."""
+    return {
+        "case_reference": valid_case_reference(case_reference),
+        "other_agency": clean_text(other_agency, "other agency")[:120],
+        "summary": clean_text(summary, "summary"),
+        "desired_outcome": clean_text(desired_outcome, "desired outcome"),
+        "evidence": clean_text(evidence, "evidence", required=False),
+    }
+
+
 def open_escalation(
     session: Session,
     *,
@@ -266,24 +279,23 @@ def open_escalation(
         )
     if category not in categories():
         raise InvalidValue(f"Unknown category '{category}'; choose one of: {', '.join(categories())}.")
-    other = clean_text(other_agency, "other agency")
+    answers = _cleaned_answers(
+        case_reference=case_reference, other_agency=other_agency, summary=summary,
+        desired_outcome=desired_outcome, evidence=evidence,
+    )  # fmt: skip
     escalation = Escalation(
         reference=_new_reference(session),
         partnership=pack.id,
         procedure_fingerprint=procedure_version(session, pack=pack, now=now).fingerprint,
         subject=subject,
-        case_reference=valid_case_reference(case_reference),
         raised_by=person,
-        other_agency=other[:120],
-        agencies=sorted({a for a in agencies if a} | {other[:120]}),
+        agencies=sorted({a for a in agencies if a} | {answers["other_agency"]}),
         category=category,
-        summary=clean_text(summary, "summary"),
-        evidence=clean_text(evidence, "evidence", required=False),
-        desired_outcome=clean_text(desired_outcome, "desired outcome"),
         safeguarding_lead_aware=safeguarding_lead_aware,
         status=OPEN,
         opened_at=now,
         updated_at=now,
+        **answers,
     )
     session.add(escalation)
     entry = _start_stage(escalation, pack, 0, now, review_on)
@@ -302,28 +314,17 @@ def same_open_escalation(
     person: Person,
     pack: Pack,
     subject: str,
-    case_reference: str,
-    other_agency: str,
     category: str,
-    summary: str,
-    desired_outcome: str,
-    evidence: str | None = None,
+    **answers: str | None,
 ) -> Escalation | None:
     """The person's open escalation that ``open_escalation`` with these answers would repeat, if
     there is one: same partnership, subject, case, other agency, category and the same words."""
     try:
-        wanted = (
-            pack.id, subject, valid_case_reference(case_reference), clean_text(other_agency, "other agency")[:120],
-            category, clean_text(summary, "summary"), clean_text(desired_outcome, "desired outcome"),
-            clean_text(evidence, "evidence", required=False),
-        )  # fmt: skip
+        wanted = {"partnership": pack.id, "subject": subject, "category": category, **_cleaned_answers(**answers)}
     except InvalidValue:
         return None  # opening would refuse these answers anyway
     for escalation in escalations_of(session, person=person, status=OPEN):
-        if wanted[:5] != (escalation.partnership, escalation.subject, escalation.case_reference,
-                          escalation.other_agency, escalation.category):  # fmt: skip
-            continue
-        if wanted[5:] == (escalation.summary, escalation.desired_outcome, escalation.evidence):
+        if all(getattr(escalation, field) == value for field, value in wanted.items()):
             return escalation
     return None
 
