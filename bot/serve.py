@@ -25,6 +25,8 @@ from bot.config import PROJECT_ROOT, Settings
 logger = logging.getLogger(__name__)
 
 MODEL = PROJECT_ROOT / "models" / "safeguarding.tar.gz"
+# Rasa's SQL tracker store, keeping conversations between messages (bot/tracker_store.py).
+TRACKER_STORE = "bot.tracker_store.CachingSQLTrackerStore"
 
 
 def write_endpoints(settings: Settings) -> Path:
@@ -33,13 +35,13 @@ def write_endpoints(settings: Settings) -> Path:
     url = settings.effective_tracker_store_url
     tracker_store: dict
     if url.startswith("sqlite:///"):
-        tracker_store = {"type": "SQL", "dialect": "sqlite", "db": url[len("sqlite:///"):]}
+        tracker_store = {"type": TRACKER_STORE, "dialect": "sqlite", "db": url[len("sqlite:///"):]}
     else:
         from sqlalchemy.engine import make_url  # only for a server database
 
         parsed = make_url(url)
         tracker_store = {
-            "type": "SQL",
+            "type": TRACKER_STORE,
             "dialect": parsed.drivername,
             "url": parsed.host,
             "port": parsed.port,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from bot.config import Settings
-from bot.serve import commands, process_environment, write_endpoints
+from bot.serve import TRACKER_STORE, commands, process_environment, write_endpoints
 
 
 def test_endpoints_on_embedded_defaults(tmp_path):
@@ -13,7 +13,7 @@ def test_endpoints_on_embedded_defaults(tmp_path):
     path = write_endpoints(settings)
     endpoints = yaml.safe_load(path.read_text())
     assert endpoints["action_endpoint"] == {"url": "http://127.0.0.1:5055/webhook"}
-    assert endpoints["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "conversations.db")}
+    assert endpoints["tracker_store"] == {"type": TRACKER_STORE, "dialect": "sqlite", "db": str(tmp_path / "conversations.db")}
     assert "lock_store" not in endpoints  # one Rasa server: its own in-memory locks
     assert path.stat().st_mode & 0o777 == 0o600
 
@@ -24,7 +24,7 @@ def test_endpoints_for_a_server_database(tmp_path):
     )
     store = yaml.safe_load(write_endpoints(settings).read_text())["tracker_store"]
     assert store == {
-        "type": "SQL", "dialect": "postgresql", "url": "db.internal", "port": 5433,
+        "type": TRACKER_STORE, "dialect": "postgresql", "url": "db.internal", "port": 5433,
         "db": "conversations", "username": "rasa", "password": "secret",
     }  # fmt: skip
 
@@ -37,7 +37,7 @@ def test_endpoints_for_several_replicas_carry_the_redis_lock_store_and_database_
     })  # fmt: skip
     endpoints = yaml.safe_load(write_endpoints(settings).read_text())
     assert endpoints["tracker_store"] == {
-        "type": "SQL", "dialect": "postgresql+psycopg2", "url": "db.internal", "port": None,
+        "type": TRACKER_STORE, "dialect": "postgresql+psycopg2", "url": "db.internal", "port": None,
         "db": "conversations", "username": "rasa", "password": "secret", "query": {"sslmode": "require"},
     }  # fmt: skip
     # The keys of Rasa 3.6's RedisLockStore (rasa/core/lock_store.py): the host goes in `url`.
