@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from bot.config import Settings
 from bot.records import crypto
@@ -63,7 +64,13 @@ def make_engine(url: str) -> Engine:
     # Errors and logs never show a statement's parameters: they can hold case references.
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, future=True, connect_args={"timeout": 10}, hide_parameters=True)
+        # SQLAlchemy 1.4 would open a new SQLite connection (and run the pragmas) for every unit of
+        # work; a small pool keeps them open. Pooled connections move between the threads of a
+        # process (the scheduler's jobs), one thread at a time.
+        engine = create_engine(
+            url, future=True, poolclass=QueuePool, pool_size=2, max_overflow=8,
+            connect_args={"timeout": 10, "check_same_thread": False}, hide_parameters=True,
+        )  # fmt: skip
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # pool_pre_ping: after the server restarts, pooled connections are found dead and replaced
