@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -54,6 +55,18 @@ def test_trained_persisted_and_loaded_it_classifies(trained):
     loaded = SentenceIntentClassifier.load({}, storage, resource, context())
     [message] = classify(loaded, "the LADO closed it and I disagree with their decision")
     assert message.get("intent")["name"] == "professional_disagreement"
+
+
+def test_the_ranking_is_the_logistic_regressions_own_probabilities(trained):
+    storage, resource = trained
+    classifier = SentenceIntentClassifier.load({}, storage, resource, context())
+    texts = ["the LADO closed it and I disagree", "yes", "we're in south tyneside", "book a flight"]
+    expected = classifier.parts["classifier"].predict_proba(classifier._features(texts))
+    classes = list(classifier.parts["classifier"].classes_)
+    for message, row in zip(classify(classifier, *texts), expected):
+        ranking = message.get("intent_ranking")
+        assert [entry["name"] for entry in ranking] == [classes[i] for i in np.argsort(-row)]
+        assert [entry["confidence"] for entry in ranking] == pytest.approx(sorted(row, reverse=True), abs=1e-9)
 
 
 def test_finetuning_loads_the_trained_model_and_learns_the_new_example(trained):
