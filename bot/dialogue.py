@@ -47,7 +47,9 @@ COMPARE = re.compile(r"\b(same|compare|comparison|different|differ|what about|ho
 # "managers couldn't resolve it at stage two - next step?" asks about the procedure.
 ASKED = re.compile(
     r"\?$|^(who|whose|what|whats|what's|where|when|how|which|is|does|do|can|should)\b"
-    r"|\b(who|what|where|when|how|which) (do|does|did|should|can|could|is|are|was|will|must|happens)\b"
+    r"|\b(who|what|where|when|how|which) (do|does|did|should|can|could|is|are|was|will|must|happens"
+    r"|gets?|goes|go|has|have|needs?|decides?|deals?|handles?)\b"
+    r"|\bwho next\b|\bhow (fast|long|quickly|soon)\b"
 )
 ABOUT_A_STAGE = re.compile(r"\b(stage|level|step|manager|managers|lead|leads|head|heads|director|directors|board|partnership)s?\b")
 
@@ -165,7 +167,10 @@ class Assistant:
         that states no worry but asks something the partnership's procedure plainly answers
         ("which manual should this be read alongside?") is answered as a question."""
         decision = triage(intent, ranking, self.thresholds)
-        if decision.route == OTHER and self._plain_question(state, text):
+        # Not a worry, or unsure which worry with no sign of immediate risk: a question the
+        # procedure plainly answers ("what do I do at stage 1?") is answered, not met with buttons.
+        unsure = decision.route == OTHER or not decision.confident
+        if unsure and not decision.risk_alert and self._plain_question(state, text):
             return self.question(state, text)
         turn = Turn()
         if decision.route != OTHER or state.route is None:

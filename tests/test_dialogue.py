@@ -260,6 +260,25 @@ def test_a_question_the_nlu_found_unclear_is_answered_when_the_seed_plainly_answ
     assert "002_39504ec4b5584d8c.txt" in turn.replies[0].variables["sources"]
 
 
+def test_a_question_unsure_between_worries_is_answered_when_the_seed_plainly_answers_it(assistant, library):
+    ranking = [
+        {"name": "professional_disagreement", "confidence": 0.45},
+        {"name": "conduct_concern", "confidence": 0.4},
+        {"name": "immediate_risk", "confidence": 0.05},
+    ]
+    state = State(partnership="warrington-adults")
+    turn = assistant.triage(state, ranking[0], ranking, text="how should I put my concern across at step 1")
+    assert responses(turn) == ["utter_answer"]
+    assert "specific and clear about their concerns" in turn.replies[0].variables["answer"]
+    # A sign of immediate risk among the candidates: the 999 line and the route buttons, as before.
+    risky = [ranking[0], {"name": "immediate_risk", "confidence": 0.3}]
+    turn = assistant.triage(state, risky[0], risky, text="how should I put my concern across at step 1")
+    assert responses(turn) == ["utter_emergency_first", "utter_ask_route"]
+    # Not a question: the buttons.
+    turn = assistant.triage(state, ranking[0], ranking, text="the ward and the hospice disagree about discharge")
+    assert responses(turn) == ["utter_ask_route"]
+
+
 @pytest.mark.parametrize(
     "text", ["how much is an overdraft fee for bank?", "what's the weather like tomorrow", "who sang thriller?"]
 )
