@@ -85,9 +85,9 @@ class Topic(str, enum.Enum):
 
 # How to raise it (face to face, by e-mail, in writing) is asked of the seed's own principles,
 # not of its contact list.
-MEDIUM = re.compile(r"\b(face[ -]to[ -]face|in person|verbal(ly)?|(by|over|via|through) e-?mail|all by e-?mail|e-?mail or|or e-?mail|in writing or|or in writing|phone or)\b")
+MEDIUM = re.compile(r"\b(face[ -]to[ -]face|in person|verbal(ly)?|(by|over|via|through) e-?mail|all by e-?mail|e-?mail or|or e-?mail|in writing or|or in writing|phone or|(tele)?phone call|(by|over|on) the (tele)?phone|just (a )?(call|ring))\b")
 CONTACT_SAID = re.compile(r"@|\bcontact|\b(tel|telephone|phone)\b.*\d|\d{4} ?\d{3}")
-MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail can|conversation)\b")
+MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail can|(tele)?phone|in person)\b")
 # Checked in this order; the first that matches is the question's topic.
 TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.DOCUMENT, re.compile(r"\b((when|what date|what year) (was|is|were|did) (it|this|the|our)( \w+)? (policy|procedure|protocol|document|guidance|briefing)( last)? (approved|reviewed|updated|published|written|issued|signed off|dated|agreed|due)|when was it (last )?(approved|reviewed|updated|published|written)|(review|approval|publication) date|due (for|a) review|(policy|procedure|protocol|document|guidance)( last)? (reviewed|updated|approved)|how (old|recent|current) is (it|this|the)|(which|what) version|is (it|this|the \w+) (still )?(current|in date|out of date|up to date))")),
