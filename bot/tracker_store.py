@@ -7,16 +7,18 @@ conversation's events, decodes them from JSON, rebuilds each event object and re
 new tracker; when it saves, it first counts the stored events to find the new ones. Both grow with
 the conversation, and both run on the Rasa server's one event loop. Measured with
 ``bench/conversations.py``: about a quarter of the server's time per message in a 16-message
-escalation conversation.
+escalation conversation. (With SQLAlchemy 1.4's default for a SQLite file, each of those reads and
+writes also opened a new connection.)
 
-Here the tracker a message was handled with is kept in memory (the ``cache_size`` most recently
-used conversations, 100 unless the endpoints say otherwise) with the number of its events stored and the id of the last one.
-The next message of that conversation gets the kept tracker back when both still hold: its events
-are exactly the stored ones (it was saved after its last change), and the database's last event
-id for the conversation is the kept one (no other Rasa server, sharing the database, has added
-to it since). Checking that is one indexed query. Otherwise, and after a new conversation session
-begins (Rasa then loads only the latest session), the tracker is read from the database as Rasa
-does. Saving appends the events after the stored ones without counting them first.
+Here the tracker a message was handled with is kept in memory (for the ``cache_size`` most
+recently used conversations, 100 unless the endpoints say otherwise), with the number of its
+events stored and the id of the last one. The next message of that conversation gets the kept
+tracker back when both still hold: its events are exactly the stored ones (it was saved after its
+last change), and the database's last event id for the conversation is the kept one (no other
+Rasa server, sharing the database, has added to it since). Checking that is one indexed query.
+Otherwise, and after a new conversation session begins (Rasa then loads only the latest session),
+the tracker is read from the database as Rasa does. Saving appends the events after the stored
+ones without counting them first.
 
 Rasa handles one conversation's messages one at a time (its lock store; ``bot/lock_store.py``
 across replicas), between reading the tracker and saving it, so a kept tracker is never used by
@@ -26,7 +28,6 @@ two messages at once.
 from __future__ import annotations
 
 import json
-import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Optional, Text
@@ -36,8 +37,6 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
-
-logger = logging.getLogger(__name__)
 
 # Conversations kept: enough for every practitioner mid-conversation on a busy server (a kept
 # 16-message escalation is about 0.1 MB). With 1,000, the server grew by 14% over 10,000 messages
