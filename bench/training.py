@@ -106,16 +106,20 @@ def measure(name: str, source: Path, spacy_pipeline: Path | None, example: tuple
     cached = train(project, out, cache, logs / "cached.log", "--fixed-model-name", "cached")
     print(f"  {cached:.1f} s\n{name}: --finetune after one new NLU example…", flush=True)
     add_example(project, *example)
-    finetune = train(project, out, cache, logs / "finetune.log", "--fixed-model-name", "finetuned", "--finetune", str(out / "cold.tar.gz"))
+    figures = {"cold_seconds": round(cold, 1), "cached_seconds": round(cached, 1), "new_example_intent": example[0]}
+    try:
+        finetune = train(project, out, cache, logs / "finetune.log", "--fixed-model-name", "finetuned", "--finetune", str(out / "cold.tar.gz"))
+    except RuntimeError as error:  # a failed finetune is a result too (Rasa's own policies can fail it)
+        last = [line for line in str(error).splitlines() if line.strip()][-1]
+        print(f"  failed: {last}", flush=True)
+        return {**figures, "finetune_seconds": None, "finetune_error": last}
     print(f"  {finetune:.1f} s", flush=True)
     intent = classify(out / "finetuned.tar.gz", project, example[1])
     return {
-        "cold_seconds": round(cold, 1),
-        "cached_seconds": round(cached, 1),
+        **figures,
         "finetune_seconds": round(finetune, 1),
         "finetuned_model_classifies_new_example_as": intent.get("name"),
         "finetuned_confidence": round(float(intent.get("confidence") or 0.0), 3),
-        "new_example_intent": example[0],
     }
 
 
@@ -158,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         "| --- | --- | --- | --- | --- |",
     ]
     for name, row in results.items():
+        if row["finetune_seconds"] is None:
+            lines.append(f"| {name} | {row['cold_seconds']} s | {row['cached_seconds']} s | failed | `{row['finetune_error']}` |")
+            continue
         lines.append(
             f"| {name} | {row['cold_seconds']} s | {row['cached_seconds']} s | {row['finetune_seconds']} s | "
             f"`{row['finetuned_model_classifies_new_example_as']}` ({row['finetuned_confidence']}; added as `{row['new_example_intent']}`) |"
