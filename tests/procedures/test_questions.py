@@ -105,6 +105,23 @@ def test_conduct_is_not_covered(library, partnership):
         assert "does not deal with concerns about a professional's conduct" in said.text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a support worker behaved badly towards a resident, do I use this escalation procedure?",
+        "my worry is how a nurse is behaving with the family. is the escalation route right for that?",
+        "does the Warrington escalation procedure cover a disagreement within my own team?",
+        "does this process apply inside our own organisation too?",
+    ],
+)
+def test_what_it_does_not_cover_is_recognised_however_it_is_asked(library, text):
+    pack = library["cambs-peterborough-adults"]
+    question, said = ask(pack, text)
+    assert question.topic is Topic.NOT_COVERED
+    seed_says = [*pack.diversions.conduct, *pack.not_covered]  # the seed's own sentences
+    assert any(fact.text.rstrip(".") in said.text for fact in seed_says)
+
+
 def test_specific_facts(library):
     assert "within 2 working days" in ask(library["bury-children"], "what is the deadline for directors?")[1].text
     themes = ask(library["south-tyneside"], "how often are escalations reviewed?")[1]
