@@ -27,6 +27,7 @@ two messages at once.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -93,7 +94,7 @@ class CachingSQLTrackerStore(SQLTrackerStore):
                 stored = kept.stored
             else:  # a tracker this store did not hand out: find what is new as Rasa does
                 stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
-            new = list(tracker.events)[stored:]
+            new = list(itertools.islice(tracker.events, stored, None))
             rows = [self._row(sender_id, event) for event in new]
             session.add_all(rows)
             session.flush()  # gives the rows their ids
