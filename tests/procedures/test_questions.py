@@ -151,6 +151,34 @@ def test_a_question_no_topic_names_is_answered_in_the_seeds_words(library, partn
     assert quoted[0].source in said.sources
 
 
+@pytest.mark.parametrize(
+    ("partnership", "question", "seed_says"),
+    [
+        # Everyday words for a principle: the seed speaks of status and confidence, not nerves.
+        ("cambs-peterborough-adults", "I'm a newly qualified nurse and nervous about challenging a senior doctor, does the policy get that?", "differences in status and /or experience"),
+        ("bury-adults", "my view as an inexperienced worker - does it matter?", "whatever their level of experience"),
+    ],
+)  # fmt: skip
+def test_a_principle_asked_in_everyday_words_is_answered_with_the_seeds_sentence(library, partnership, question, seed_says):
+    said = ask(library[partnership], question)[1]
+    assert said.answered and seed_says in said.text, said.text
+
+
+def test_passages_are_ordered_by_the_fitted_weights_and_gated_by_relevance(library):
+    from bot.procedures.questions import ORDER_RELEVANT, PASSAGE_RELEVANT, passage_evidence, ranked_passages
+
+    pack = library["bury-adults"]
+    question = read_question("how long do line managers have to sort it out?", pack)
+    evidence = passage_evidence(pack, question)
+    ranked = ranked_passages(pack, question)
+    orders = sorted((e.order for e in evidence), reverse=True)
+    by_passage = dict(zip((id(p) for p in pack.passages), evidence))
+    assert [by_passage[id(p)].order for _, p in ranked] == orders
+    for relevance, passage in ranked:
+        each = by_passage[id(passage)]
+        assert relevance == (max(each.score, PASSAGE_RELEVANT) if each.order >= ORDER_RELEVANT else each.score)
+
+
 @pytest.mark.parametrize("partnership", PARTNERSHIPS)
 def test_who_takes_it_on_when_a_stage_fails(library, partnership):
     pack = library[partnership]
