@@ -119,9 +119,9 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.NOT_COVERED, re.compile(r"\b(does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
     (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (do|should|must) i (need to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
-    (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|phone|telephone|who (do|should) i (e-?mail|contact|ring|call)|contact)")),
+    (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|phone|telephone|who (do|should) i (e-?mail|contact|ring|call)|contact|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
-    (Topic.TIMESCALE, re.compile(r"\b(how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
+    (Topic.TIMESCALE, re.compile(r"\b((maximum|max|longest|at most)\b.{0,40}\b(take|last|days|weeks|time)|how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
     (Topic.FINAL, re.compile(r"\b(final (decision|say)|who (decides|makes the (final )?decision|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
     (Topic.RECORD, re.compile(r"\b(record(ed|ing|s)?|log(ged|s)?|write (\w+ )?(down|up)|in writing|document(ed|ation)?|case (file|notes?)|what (should|do) i (keep|note))")),
     (Topic.WHO, re.compile(r"\b(who|whom|which (manager|person|people)|involved|escalate (it )?to|raise (it )?with|go to)\b")),
@@ -261,6 +261,10 @@ def _timescale(pack: Pack, index: int | None, question_words: set[str] = frozens
     for limit in limits:
         said += f" {_sentence(limit.timescale.text[0].upper() + limit.timescale.text[1:])}"
         sources.append(limit.source)
+    quickly = pack.resolve_quickly
+    if index is None and said.strip() and _plain(quickly.text) not in _plain(said):
+        said += f" {_sentence(quickly.text)}"  # the seed's own word on the whole procedure's pace
+        sources.append(quickly.source)
     if not said.strip() or (index is not None and not pack.stage(index).timescale.text and not limits):
         said = (said + " " if index is not None else "") + (
             f"The {pack.short_name} procedure sets no number of days: {pack.resolve_quickly.text}"
@@ -269,10 +273,18 @@ def _timescale(pack: Pack, index: int | None, question_words: set[str] = frozens
     return Answer(said.strip(), tuple(sources))
 
 
-def _who(pack: Pack, index: int | None) -> Answer:
+TOLD = re.compile(r"\b(inform(ed)?|let\b.{0,30}\bknow|tell|told|notif(y|ied)|aware|copy|cc|keep\b.{0,20}\b(informed|updated|in the loop))\b")
+
+
+def _who(pack: Pack, index: int | None, text: str = "") -> Answer:
     if index is not None:
         stage = pack.stage(index)
-        return Answer(f"{stage.title}: {stage.raised_by} raises it with {stage.raised_with}.", (stage.source,))
+        said = f"{stage.title}: {stage.raised_by} raises it with {stage.raised_with}."
+        if TOLD.search(text.lower()):
+            # "who else do I let know at level 1?": the stage's own actions that tell someone
+            told = [action for action in stage.actions if TOLD.search(action.lower())]
+            said += "".join(f" {_sentence(action)}" for action in told)
+        return Answer(said, (stage.source,))
     parts = [f"{s.title}: {s.raised_by} with {s.raised_with}" for s in pack.stages]
     return Answer(_sentence(_join(parts)), tuple(s.source for s in pack.stages))
 
@@ -310,8 +322,11 @@ def _form_contents(pack: Pack) -> Answer | None:
     return None
 
 
+FORM_SENT = re.compile(r"\b(send|sent|submit|return|hand (it )?in|where (do|does|should|must|is) (i|it|the)\b)")
+
+
 def _form(pack: Pack, text: str = "") -> Answer:
-    if FORM_CONTENTS.search(text.lower()) and (contents := _form_contents(pack)):
+    if FORM_CONTENTS.search(text.lower()) and not FORM_SENT.search(text.lower()) and (contents := _form_contents(pack)):
         return contents
     if not pack.forms:
         contacts = [c for c in pack.contacts if c.email]
@@ -433,7 +448,7 @@ def _unknown(pack: Pack, what: str) -> Answer:
 
 ANSWERS = {
     Topic.TIMESCALE: lambda pack, q: _timescale(pack, q.stage, _words(q.text)),
-    Topic.WHO: lambda pack, q: _who(pack, q.stage),
+    Topic.WHO: lambda pack, q: _who(pack, q.stage, q.text),
     Topic.ACTIONS: lambda pack, q: _actions(pack, q.stage),
     Topic.RECORD: lambda pack, q: _record(pack, q.stage, q.text),
     Topic.FORM: lambda pack, q: _form(pack, q.text),

@@ -290,3 +290,22 @@ def test_a_long_answer_adds_one_of_the_seeds_sentences_at_most(library, partners
     ranked = [(1.0, p) for _, p in ranked_passages(pack, question)]  # every passage as good as the best
     assert len(_passages_to_add(pack, question, ranked, "x" * (LONG_ANSWER + 1), 0.5)) == 1
     assert len(_passages_to_add(pack, question, ranked, "x", 0.5)) == 2
+
+
+@pytest.mark.parametrize(
+    ("partnership", "question", "seed_says"),
+    [
+        # the longest a stage may take, and the whole procedure's pace in the seed's words
+        ("bury-children", "what's the longest any one level can last?", "Each stage should not exceed 10 working days"),
+        ("cambs-peterborough-adults", "is there an overall deadline for sorting a disagreement out?", "within the shortest timescale possible"),
+        # where the completed form goes, not what it asks for
+        ("bury-children", "I've filled in the request for resolution document, where does it go?", "bsp@bury.gov.uk"),
+        # who can help is the partnership's contact
+        ("bury-children", "who can help me find the right manager in the other agency?", "bsp@bury.gov.uk"),
+        # who else is told at a stage: the stage's own action
+        ("bury-children", "at level 1 who else should I inform?", "Inform the lead professional/chair"),
+    ],
+)  # fmt: skip
+def test_questions_of_pace_sending_help_and_telling(library, partnership, question, seed_says):
+    said = ask(library[partnership], question)[1]
+    assert said.answered and seed_says in said.text, said.text
