@@ -40,11 +40,15 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy import sparse
 
+from bot.nlp.danger import danger_sign
+
 logger = logging.getLogger(__name__)
 
 PARTS = ("char_vectorizer", "word_vectorizer", "classifier")
 # What a persisted model may contain; anything else is refused at load.
 TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
+IMMEDIATE_RISK = "immediate_risk"
+DANGER_CONFIDENCE = 0.95  # above the FallbackClassifier's and triage's thresholds
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -165,6 +169,12 @@ class SentenceIntentClassifier(GraphComponent, IntentClassifier):
         classes = self.parts["classifier"].classes_
         length = int(self.config["ranking_length"])
         for message, row in zip(pending, probabilities):
+            if IMMEDIATE_RISK in classes and danger_sign(message.get(TEXT)):
+                # A stated sign of danger now is immediate risk whatever the model learned
+                # (``danger.py``): first, and sure enough to pass every fallback threshold.
+                row = row.copy()
+                risk = int(np.flatnonzero(classes == IMMEDIATE_RISK)[0])
+                row[risk] = max(row[risk], DANGER_CONFIDENCE)
             order = np.argsort(-row)
             ranking = [
                 {INTENT_NAME_KEY: str(classes[i]), PREDICTED_CONFIDENCE_KEY: float(row[i])}

@@ -111,3 +111,15 @@ def test_every_intent_with_examples_is_in_the_domain():
         str(PROJECT_ROOT / "config.yml"), str(PROJECT_ROOT / "domain.yml"), [str(PROJECT_ROOT / "data")]
     )
     assert importer.get_nlu_data().intents <= set(importer.get_domain().intents)
+
+
+def test_a_stated_sign_of_danger_is_immediate_risk_whatever_the_model_learned(tmp_path):
+    (tmp_path / "model").mkdir()
+    storage = LocalModelStorage(tmp_path / "model")
+    classifier = SentenceIntentClassifier.create({}, storage, Resource("classifier"), context())
+    classifier.train(training_data({"immediate_risk": ["call 999 now", "a child is in danger right now", "he is hurting her now"]}))
+    danger, plain = classify(classifier, "I disagree with CSC closing it, and the baby is very floppy today", "I disagree with CSC closing it")
+    assert danger.get("intent")["name"] == "immediate_risk"
+    assert danger.get("intent")["confidence"] >= 0.95
+    assert [entry["name"] for entry in danger.get("intent_ranking")].count("immediate_risk") == 1
+    assert plain.get("intent")["name"] == "professional_disagreement"
