@@ -64,6 +64,7 @@ ASPECTS = [
     (r"respond|react|defensive|attitude|open mind|rethink|reconsider|challenged", r"defensive|open mind|revise|review decisions|respect"),
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
+    (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply", r"aimed at|appl(y|ies) to|all (levels|professionals|agencies|staff|practitioners)"),
 ]
 ASPECT_PATTERNS = [(re.compile(asked), re.compile(said)) for asked, said in ASPECTS]
 # Words a practitioner uses for what a seed says in its own terms; compared as if the same.
@@ -75,7 +76,11 @@ SAME_AS = {
     "log": "record", "rethink": "review", "reconsider": "review", "nervous": "confidence",
     "confident": "confidence", "intimidated": "confidence", "junior": "status", "seniority": "status",
 }  # fmt: skip
-UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) (resolve|agree|sort|work|help|fix|settle|solve|get anywhere)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
+UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) ((resolve|agree|sort|work|help|fix|settle|solve)(e?d|s)?|get anywhere)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
+# Who the procedure is for ("is it just for frontline staff?"): the seed says it in its own words.
+AUDIENCE = re.compile(r"\b(aimed at|(who|whom) is (it|this|the \w+( \w+)?) (for|aimed)|just for|only for|intended for|who (does|do) (it|this|the \w+( \w+)?) (apply|cover))\b")
+# When a stage's people come in ("when do line managers get involved?").
+WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
 # The first stage described rather than named: a talk with the other professional.
 FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?)\b.{0,30}\b(other|another|their) (worker|professional|practitioner|person|agency|side|team|service)")
 STOPWORDS = frozenset(
@@ -119,7 +124,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.NOT_COVERED, re.compile(r"\b(does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
     (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (do|should|must) i (need to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
-    (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|phone|telephone|who (do|should) i (e-?mail|contact|ring|call)|contact|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
+    (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|(tele)?phone (number|no)|number|who (do|should) i (e-?mail|contact|ring|call)|contact|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
     (Topic.TIMESCALE, re.compile(r"\b((maximum|max|longest|at most)\b.{0,40}\b(take|last|days|weeks|time)|how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
     (Topic.FINAL, re.compile(r"\b(final (decision|say)|who (decides|makes the (final )?decision|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
@@ -164,14 +169,18 @@ def read_question(text: str, pack: Pack) -> Question:
     """The topic and stage a question names, in ``pack``'s numbering."""
     lowered = re.sub(r"\s+", " ", text.lower().replace("’", "'"))
     stage = None
+    named = []  # (index in the pack, sentence of the question) of each stage named by number
     if FINAL_STAGE.search(lowered):
         stage = len(pack.stages) - 1
     else:
-        match = STAGE_NUMBER.search(lowered)
-        if match:
+        numbers = stage_numbers(pack)
+        for match in STAGE_NUMBER.finditer(lowered):
             word = match.group(1) or match.group(2)
-            number = int(word) if word.isdigit() else NUMBER_WORDS[word]
-            stage = stage_numbers(pack).get(number)
+            index = numbers.get(int(word) if word.isdigit() else NUMBER_WORDS[word])
+            if index is not None:
+                named.append((index, _sentence_around(lowered, match.start())))
+        if named:
+            stage = named[-1][0]
     if stage is None and re.search(r"\b(first|to start|begin|start with)\b", lowered):
         stage = 0
     topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(lowered)), None)
@@ -179,23 +188,43 @@ def read_question(text: str, pack: Pack) -> Question:
         topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
     if MEDIUM.search(lowered) and topic in (Topic.CONTACT, Topic.WHO, Topic.ACTIONS, Topic.FORM):
         topic = None  # "should it be face to face or by e-mail?" is answered by the seed's principles
+    if AUDIENCE.search(lowered) and topic in (Topic.WHO, Topic.ACTIONS, None):
+        return Question(topic=None, stage=None, text=text)  # who it is for: the seed's own words
+    if stage is None and topic in (Topic.WHO, Topic.ACTIONS, None) and WHEN_INVOLVED.search(lowered):
+        # "when do line managers get involved?": the stage of those people, and what starts it
+        stage = _stage_of_people(pack, lowered)
+        if stage is not None:
+            return Question(topic=Topic.ACTIONS, stage=stage, text=text)
     unresolved = UNRESOLVED.search(lowered)
     if stage is None and unresolved and topic in (Topic.WHO, Topic.ACTIONS, None):
         stage = _stage_of_people(pack, lowered)  # "line managers can't agree, what next?"
         if stage is None and FIRST_CONVERSATION.search(lowered):
             stage = 0  # "talking to the other worker didn't fix it": the first stage is that talk
+        named = [(stage, lowered)] if stage is not None else []
     if topic is None and stage is not None:
         topic = Topic.ACTIONS
+    if len({index for index, _ in named}) > 1 and named[0][0] < named[-1][0]:
+        # "level 1 hasn't worked, what's level 2?": asked about the later, after the earlier
+        return Question(topic=topic, stage=stage, text=text, after=named[0][0])
     if (
         stage is not None
         and stage < len(pack.stages) - 1
         and topic in (Topic.WHO, Topic.ACTIONS, Topic.TIMESCALE, None)
+        and (not named or UNRESOLVED.search(named[-1][1]))
         and unresolved
         and (topic is not Topic.TIMESCALE or re.search(r"\b(who|where|next|then)\b", lowered))
     ):
-        # "who does it go to if stage 2 doesn't resolve it?" is about the stage after
+        # "who does it go to if stage 2 doesn't resolve it?" is about the stage after; "still
+        # not sorted. what happens at stage 2?" is about stage 2 itself.
         return Question(topic=topic, stage=stage + 1, text=text, after=stage)
     return Question(topic=topic, stage=stage, text=text)
+
+
+def _sentence_around(lowered: str, at: int) -> str:
+    """The sentence of ``lowered`` that holds position ``at``."""
+    start = max(lowered.rfind(end, 0, at) for end in ".?!;") + 1
+    ends = [i for i in (lowered.find(end, at) for end in ".?!;") if i >= 0]
+    return lowered[start : min(ends, default=len(lowered))]
 
 
 def _stage_of_people(pack: Pack, lowered: str) -> int | None:
@@ -735,10 +764,8 @@ def answer(pack: Pack, question: Question, *, use_meaning: bool = True) -> Answe
     if question.topic is Topic.CONTACT:
         # An address the pack lacks is not answered by a sentence that merely mentions e-mail.
         ranked = [(score, p) for score, p in ranked if CONTACT_SAID.search(p.said.lower())]
-    # A question of how to raise it is answered by whichever principle speaks of the medium.
-    floor = PASSAGE_EXTRA if MEDIUM.search(question.text.lower()) else PASSAGE_RELEVANT
-    if max((score for score, _ in ranked), default=0.0) >= floor:
-        added = _passages_to_add(pack, question, ranked, "", floor)
+    if max((score for score, _ in ranked), default=0.0) >= PASSAGE_RELEVANT:
+        added = _passages_to_add(pack, question, ranked, "", PASSAGE_RELEVANT)
         return Answer(" ".join(_sentence(p.said) for p in added), tuple(p.source for p in added))
     if structured is not None:
         return structured

@@ -309,3 +309,20 @@ def test_a_long_answer_adds_one_of_the_seeds_sentences_at_most(library, partners
 def test_questions_of_pace_sending_help_and_telling(library, partnership, question, seed_says):
     said = ask(library[partnership], question)[1]
     assert said.answered and seed_says in said.text, said.text
+
+
+def test_a_stage_named_in_another_sentence_than_the_failure_is_asked_about_itself(library):
+    pack = library["warrington-adults"]
+    at = read_question("Spoke to the other worker, still not sorted. What happens at stage 2?", pack)
+    assert (at.stage, at.after) == (1, None)
+    after = read_question("what happens if stage 2 doesn't sort it?", pack)
+    assert (after.stage, after.after) == (2, 1)
+    both = read_question("Level 1 hasn't worked - what's level 2 and what does my manager do?", library["bury-children"])
+    assert (both.stage, both.after) == (1, 0)
+
+
+def test_who_it_is_for_and_when_people_come_in(library):
+    aimed = ask(library["bury-children"], "who is this process aimed at, only social workers?")[1]
+    assert "from practitioners to strategic leaders" in aimed.text
+    when = read_question("when do the heads of service get involved?", library["bury-children"])
+    assert when.stage == 2 and when.topic is Topic.ACTIONS
