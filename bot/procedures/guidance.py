@@ -210,7 +210,7 @@ def stage_guidance(
     is_last = stage_index == len(pack.stages) - 1
     if is_last:
         body = pack.final_body
-        next_step = f"This is the final stage: {body.name}. {body.does} {body.decides}"
+        next_step = f"This is the final stage: {body.name}. {body.said}"
         sources.append(body.source)
     else:
         next_step = f"If not resolved: {stage.if_not_resolved}"

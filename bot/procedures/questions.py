@@ -323,6 +323,8 @@ def _actions(pack: Pack, index: int | None) -> Answer:
         return _stages(pack)
     stage = pack.stage(index)
     text = f"{stage.title}: {_sentence(_join(stage.actions))}"
+    if stage.form:
+        text += f" Form: {pack.form(stage.form).title}."
     if index == len(pack.stages) - 1:
         text += f" {_sentence(pack.final_body.decides)}"
         return Answer(text, (stage.source, pack.final_body.source))
@@ -396,7 +398,7 @@ def _contact(pack: Pack) -> Answer:
 def _final(pack: Pack) -> Answer:
     body = pack.final_body
     last = pack.stages[-1]
-    return Answer(f"{last.title} goes to {body.name}. {_sentence(body.does)} {_sentence(body.decides)}", (last.source, body.source))
+    return Answer(f"{last.title} goes to {body.name}. {_sentence(body.said)}", (last.source, body.source))
 
 
 def _themes(pack: Pack) -> Answer:

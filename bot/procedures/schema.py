@@ -167,6 +167,13 @@ class FinalBody(Model):
     decides: str
     source: Source
 
+    @property
+    def said(self) -> str:
+        """What they do and who decides, in the seed's words: ``decides`` first when ``does``
+        refers back to it ("This will be reported to the WSAB Main Board")."""
+        does, decides = (text.strip() if text.strip().endswith((".", "!", "?")) else text.strip() + "." for text in (self.does, self.decides))
+        return f"{decides} {does}" if re.match(r"(this|that|it|these|they)\b", does, re.IGNORECASE) else f"{does} {decides}"
+
 
 class Contact(Model):
     id: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.procedures.passages import normalised, plain, seed_passages
@@ -52,3 +54,28 @@ def test_a_flowchart_flattened_bottom_up_files_each_box_under_its_stage():
     assert found["A meeting follows."] == "Level 3: Partnership Business Manager"
     assert found["They talk to their opposite number."] == "Level 2: Line Manager to Line Manager"
     assert found["Talk to the other worker first."] == "Level 1: Practitioner to Practitioner"
+
+
+def _quotable(text: str) -> str:
+    """A pack's wording compared with its seed's: without markup, its final full stop dropped."""
+    return normalised(plain(text)).rstrip(".").strip()
+
+
+@needs_seeds
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_stage_actions_and_final_body_are_the_seeds_words(library, partnership):
+    pack = library[partnership]
+    seed = normalised(plain((SEEDS_DIR / pack.seed.file).read_text(encoding="utf-8")))
+    quoted = {}
+    for stage in pack.stages:
+        for index, action in enumerate(stage.actions):
+            quoted[f"{stage.key}.actions.{index}"] = action
+        if stage.if_not_resolved:
+            quoted[f"{stage.key}.if_not_resolved"] = stage.if_not_resolved
+    quoted["final_body.does"] = pack.final_body.does
+    quoted["final_body.decides"] = pack.final_body.decides
+    # whole words of the seed: a sentence, or a span of one, not a paraphrase of it
+    paraphrased = {
+        field: text for field, text in quoted.items() if not re.search(rf"(?<!\w){re.escape(_quotable(text))}(?!\w)", seed)
+    }
+    assert paraphrased == {}, f"not the words of {pack.seed.file}"
