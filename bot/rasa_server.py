@@ -1,5 +1,6 @@
 """``python -m bot.rasa_server run …``: Rasa's own command line, with three fixes to Rasa 3.6's
-per-message costs installed first. ``make serve`` starts the Rasa server this way; everything
+per-message costs, and one to its silence when the action server cannot be reached, installed
+first. ``make serve`` starts the Rasa server this way; everything
 else (arguments, behaviour, answers) is ``python -m rasa``'s.
 
 Measured with ``bench/conversations.py`` (a whole escalation conversation through the REST
@@ -27,6 +28,17 @@ channel); each fix leaves what Rasa does unchanged and only stops it repeating w
   database, which keeps SQLite's full synchronous commits). The setting applies to every SQLite
   engine of this process, and the tracker store's is its only one: the records database is
   opened by the action server, the nudge scheduler and the web app, never by the Rasa server.
+
+And one for the people using it:
+
+* **A clear sentence when the action server is not there.** When the action server cannot be
+  reached (killed, restarting, timed out, answering 5xx), Rasa 3.6 logs the error, drops the
+  action's events and says nothing: a practitioner (possibly reporting immediate risk) gets
+  silence. Here a custom action, or a form whose validation could not run, says
+  ``utter_assistant_unavailable`` instead ("send that again in a minute; if anyone is in danger
+  now, call 999"), with no other events, so nothing unvalidated is kept. Sending again is safe:
+  opening and moving a record are idempotent (``bench/faults.py`` kills the action server on
+  both sides of each write).
 """
 
 from __future__ import annotations
@@ -39,6 +51,8 @@ from typing import Any, Callable
 logger = logging.getLogger(__name__)
 
 _ORIGINAL_RESOLVE: Callable | None = None
+_ORIGINAL_RUNS: dict[type, Callable] = {}
+UNAVAILABLE_RESPONSE = "utter_assistant_unavailable"
 
 
 @functools.lru_cache(maxsize=1)
@@ -107,6 +121,46 @@ def _resolve_by_type(type_name: str, default: Any = None) -> Any:
         raise
 
 
+def action_server_unreachable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) means the action server could not be reached or
+    could not answer: no connection, a dropped one, a time-out, or a 5xx status."""
+    import asyncio
+
+    import aiohttp
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (aiohttp.ClientConnectionError, asyncio.TimeoutError)):
+            return True
+        if isinstance(error, aiohttp.ClientResponseError) and error.status >= 500:
+            return True
+        if "Couldn't connect to the server" in str(error):  # Rasa re-raises without the cause
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _saying_so_when_unreachable(original: Callable) -> Callable:
+    """``run`` of a custom action or form, answering ``UNAVAILABLE_RESPONSE`` (and nothing else)
+    when the action server cannot be reached; a form's validation is left to its form, so a slot
+    is never kept unvalidated."""
+
+    @functools.wraps(original)
+    async def run(self: Any, output_channel: Any, nlg: Any, tracker: Any, domain: Any) -> list:
+        from rasa.core.actions.action import ActionBotResponse
+
+        try:
+            return await original(self, output_channel, nlg, tracker, domain)
+        except Exception as error:
+            if self.name().startswith("validate_") or not action_server_unreachable(error):
+                raise
+            logger.error("%s: the action server could not be reached (%s); the practitioner is told", self.name(), type(error).__name__)
+            return await ActionBotResponse(UNAVAILABLE_RESPONSE).run(output_channel, nlg, tracker, domain)
+
+    return run
+
+
 def _sqlite_write_ahead_log(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -123,9 +177,10 @@ def _on_connect(dbapi_connection: Any, record: Any) -> None:
 
 
 def install() -> None:
-    """Put the three fixes in place in this process (idempotent)."""
+    """Put the fixes in place in this process (idempotent)."""
     global _ORIGINAL_RESOLVE
     from rasa.core.actions.action import RemoteAction
+    from rasa.core.actions.forms import FormAction
     from rasa.shared.core.events import Event
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
@@ -134,6 +189,10 @@ def install() -> None:
     if _ORIGINAL_RESOLVE is None:
         _ORIGINAL_RESOLVE = Event.resolve_by_type
         Event.resolve_by_type = staticmethod(_resolve_by_type)
+    for kind in (RemoteAction, FormAction):
+        if kind not in _ORIGINAL_RUNS:
+            _ORIGINAL_RUNS[kind] = kind.run
+            kind.run = _saying_so_when_unreachable(kind.run)
     if not event.contains(Engine, "connect", _on_connect):
         event.listen(Engine, "connect", _on_connect)
 

@@ -57,6 +57,11 @@ def installed(monkeypatch):
     monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction.__dict__["_validate_action_result"])
     monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
     monkeypatch.setattr(rasa_server, "_ORIGINAL_RESOLVE", None)
+    from rasa.core.actions.forms import FormAction
+
+    for kind in (RemoteAction, FormAction):
+        monkeypatch.setattr(kind, "run", kind.run)
+    monkeypatch.setattr(rasa_server, "_ORIGINAL_RUNS", {})
     rasa_server._resolve_by_type_cached.cache_clear()
     rasa_server.install()
     yield
@@ -97,3 +102,73 @@ def test_the_sqlite_tracker_store_writes_through_a_write_ahead_log(installed, tm
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     store.engine.dispose()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def unreachable_action_server(installed):
+    """A domain, a conversation and an action endpoint where nothing listens."""
+    from rasa.core.channels.channel import CollectingOutputChannel
+    from rasa.core.nlg import TemplatedNaturalLanguageGenerator
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
+
+    from bot.config import PROJECT_ROOT
+
+    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
+    tracker = DialogueStateTracker.from_events("unreachable", [], slots=domain.slots)
+    endpoint = EndpointConfig(f"http://127.0.0.1:{_free_port()}/webhook")
+    return domain, tracker, endpoint, CollectingOutputChannel(), TemplatedNaturalLanguageGenerator(domain.responses)
+
+
+@pytest.mark.asyncio
+async def test_a_custom_action_whose_server_is_down_says_so_instead_of_nothing(unreachable_action_server):
+    from rasa.shared.core.events import BotUttered, SlotSet
+
+    domain, tracker, endpoint, channel, nlg = unreachable_action_server
+    events = await RemoteAction("action_triage", endpoint).run(channel, nlg, tracker, domain)
+    assert [type(e) for e in events] == [BotUttered]
+    assert "send it again in a minute" in events[0].text and "call 999" in events[0].text
+    assert not any(isinstance(e, SlotSet) for e in events)
+
+
+@pytest.mark.asyncio
+async def test_a_forms_validation_is_not_answered_for_but_its_form_is(unreachable_action_server):
+    from rasa.core.actions.forms import FormAction
+    from rasa.shared.core.events import BotUttered
+    from rasa.shared.exceptions import RasaException
+
+    domain, tracker, endpoint, channel, nlg = unreachable_action_server
+    with pytest.raises(RasaException):
+        await RemoteAction("validate_escalation_form", endpoint).run(channel, nlg, tracker, domain)
+    events = await FormAction("escalation_form", endpoint).run(channel, nlg, tracker, domain)
+    assert [type(e) for e in events] == [BotUttered]  # no slot, no active loop: nothing unvalidated
+
+
+def test_only_an_unreachable_server_counts():
+    import asyncio
+
+    import aiohttp
+    from yarl import URL
+
+    request = aiohttp.RequestInfo(URL("http://127.0.0.1/webhook"), "POST", {}, URL("http://127.0.0.1/webhook"))
+
+    assert rasa_server.action_server_unreachable(aiohttp.ServerDisconnectedError())
+    assert rasa_server.action_server_unreachable(asyncio.TimeoutError())
+    try:
+        try:
+            raise aiohttp.ClientResponseError(request, (), status=502)
+        except aiohttp.ClientResponseError as error:
+            raise RuntimeError("Failed to execute custom action") from error
+    except RuntimeError as wrapped:
+        assert rasa_server.action_server_unreachable(wrapped)
+    assert not rasa_server.action_server_unreachable(aiohttp.ClientResponseError(request, (), status=400))
+    assert not rasa_server.action_server_unreachable(ValueError("a bug in an action"))
