@@ -574,6 +574,9 @@ def restarted(row: Row, assistant: Assistant, process: Process, killed_at: float
     return reply, said
 
 
+TOLD_TO_RESEND = "Please send it again in a minute"  # utter_assistant_unavailable
+
+
 def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     rows = []
     actions = assistant.actions
@@ -591,6 +594,7 @@ def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     row = Row("actions", "action server, SIGKILL", "opening the record, before it wrote")
     flight, killed = kill_in_flight(assistant, actions, first, LAST_ANSWER, "request", "action_open_escalation")
     row.note = f"answer while it was down: {flight.reply!r}"
+    row.check("told at once to send it again", bool(flight.reply) and TOLD_TO_RESEND in flight.reply, flight.reply)
     row.check("nothing written", records.of(first) == [], records.of(first))
     reply, said = restarted(row, assistant, actions, killed, first, [LAST_ANSWER, "/open_record"], "ESC-")
     row.note += f"; then sent {said}"
@@ -605,6 +609,7 @@ def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     converse(first, OUTCOME)
     flight, killed = kill_in_flight(assistant, actions, first, CONFIRM, "response", "action_advance_escalation")
     row.note = f"answer while it was down: {flight.reply!r}"
+    row.check("told at once to send it again", bool(flight.reply) and TOLD_TO_RESEND in flight.reply, flight.reply)
     row.check("the stage was written before the kill", records.of(first)[0]["stages"] == ["practitioners", "stage-1"], records.of(first))
     reply, said = restarted(row, assistant, actions, killed, first, [CONFIRM, "/not_resolved"], "moved to Stage 1", "already at Stage 1")
     row.note += f"; then sent {said}"
@@ -617,6 +622,7 @@ def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     converse(second, FORM, "CSC-300003")
     flight, killed = kill_in_flight(assistant, actions, second, LAST_ANSWER, "response", "action_open_escalation")
     row.note = f"answer while it was down: {flight.reply!r}"
+    row.check("told at once to send it again", bool(flight.reply) and TOLD_TO_RESEND in flight.reply, flight.reply)
     row.check("the record was written before the kill", len(records.of(second)) == 1, records.of(second))
     reply, said = restarted(row, assistant, actions, killed, second, [LAST_ANSWER, "/open_record"], "ESC-")
     row.note += f"; then sent {said}"
@@ -631,6 +637,7 @@ def scenario_actions(assistant: Assistant, records: Records) -> list[Row]:
     converse(second, OUTCOME)
     flight, killed = kill_in_flight(assistant, actions, second, CONFIRM, "request", "action_advance_escalation")
     row.note = f"answer while it was down: {flight.reply!r}"
+    row.check("told at once to send it again", bool(flight.reply) and TOLD_TO_RESEND in flight.reply, flight.reply)
     row.check("nothing written", records.of(second)[0]["stages"] == ["practitioners"], records.of(second))
     reply, said = restarted(row, assistant, actions, killed, second, [CONFIRM, "/not_resolved"], "moved to Stage 1", "already at Stage 1")
     row.note += f"; then sent {said}"
