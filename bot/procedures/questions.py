@@ -59,12 +59,12 @@ ASPECTS = [
     (r"how long|\bdays?\b|\btime|quick|soon|deadline|speed|fast", r"\bdays?\b|timescale|timely|quickly|as soon as|shortest|within"),
     (r"record|writing|\bwrite|\bnote|\blog|document|\bkeep", r"record|writing|written|document|\blog"),
     (r"e-?mail|contact|address|phone number", r"@|contact"),
-    (r"train|induction|new starter|team meeting|aware", r"training|team meeting|aware"),
+    (r"train|induction|new starter|team meeting|aware|(my|our) (team|staff)|team leader", r"training|team meeting|team members|your team|aware"),
     (r"junior|senior|status|experience|confiden|nervous|qualified|intimidat", r"status|experience|confidence|senior|unsupported"),
     (r"respond|react|defensive|attitude|open mind|rethink|reconsider|challenged", r"defensive|open mind|revise|review decisions|respect"),
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
-    (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply", r"aimed at|appl(y|ies) to|all (levels|professionals|agencies|staff|practitioners)"),
+    (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply", r"aimed at|appl(y|ies) to|joint protocol"),
 ]
 ASPECT_PATTERNS = [(re.compile(asked), re.compile(said)) for asked, said in ASPECTS]
 # Words a practitioner uses for what a seed says in its own terms; compared as if the same.
@@ -78,7 +78,7 @@ SAME_AS = {
 }  # fmt: skip
 UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) ((resolve|agree|sort|work|help|fix|settle|solve)(e?d|s)?|get anywhere)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
 # Who the procedure is for ("is it just for frontline staff?"): the seed says it in its own words.
-AUDIENCE = re.compile(r"\b(aimed at|(who|whom) is (it|this|the \w+( \w+)?) (for|aimed)|just for|only for|intended for|who (does|do) (it|this|the \w+( \w+)?) (apply|cover))\b")
+AUDIENCE = re.compile(r"\b((cover|apply to|for) (adults|children)\b.{0,20}\b(both|adults|children)|aimed at|(who|whom) is (it|this|the \w+( \w+)?) (for|aimed)|just for|only for|intended for|who (does|do) (it|this|the \w+( \w+)?) (apply|cover))\b")
 # When a stage's people come in ("when do line managers get involved?").
 WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
 # The first stage described rather than named: a talk with the other professional.
@@ -108,6 +108,7 @@ class Topic(str, enum.Enum):
     STAGES = "stages"
     BACKGROUND = "background"
     DOCUMENT = "document"  # when it was approved, reviewed or is due for review
+    AUDIENCE = "audience"  # who the procedure is for
 
 
 # How to raise it (face to face, by e-mail, in writing) is asked of the seed's own principles,
@@ -119,7 +120,7 @@ MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail 
 TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.DOCUMENT, re.compile(r"\b((when|what date|what year) (was|is|were|did) (it|this|the|our)( \w+)? (policy|procedure|protocol|document|guidance|briefing)( last)? (approved|reviewed|updated|published|written|issued|signed off|dated|agreed|due)|when was it (last )?(approved|reviewed|updated|published|written)|(review|approval|publication) date|due (for|a) review|(policy|procedure|protocol|document|guidance)( last)? (reviewed|updated|approved)|how (old|recent|current) is (it|this|the)|(which|what) version|is (it|this|the \w+) (still )?(current|in date|out of date|up to date))")),
     (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\b(background|what's the point of|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
-    (Topic.IMMEDIATE_RISK, re.compile(r"\b(imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent)")),
+    (Topic.IMMEDIATE_RISK, re.compile(r"\b(imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent|come to (serious |significant )?harm|(serious|significant) harm (today|tonight|now|right now)|at risk of (serious |significant )?harm (today|tonight|now))")),
     (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?(disagreements?|challenges?|disputes?) (usually |most (often|likely) |typically )?(arise|come up|happen|occur)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
     (Topic.NOT_COVERED, re.compile(r"\b(does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
@@ -127,7 +128,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contact|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
     (Topic.TIMESCALE, re.compile(r"\b((maximum|max|longest|at most)\b.{0,60}\b(take|last|days|weeks|time)|how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
-    (Topic.FINAL, re.compile(r"\b(final (decision|say)|who (decides|makes the (final )?decision|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
+    (Topic.FINAL, re.compile(r"\b(final (decision|say|call|word)|who (\w+ )?(decides|makes the (final )?(decision|call)|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
     (Topic.RECORD, re.compile(r"\b(record(ed|ing|s)?|log(ged|s)?|write (\w+ )?(down|up)|in writing|document(ed|ation)?|case (file|notes?)|what (should|do) i (keep|note))")),
     (Topic.WHO, re.compile(r"\b(who|whom|which (manager|person|people)|involved|escalate (it )?to|raise (it )?with|go to)\b")),
     (Topic.STAGES, re.compile(r"\b(how many (stages|steps|levels)|what are the (stages|steps|levels)|stages|steps|levels|overview|how does (the|this|it) (\w+ )?(process|procedure|policy|protocol|escalation) work)\b")),
@@ -188,8 +189,8 @@ def read_question(text: str, pack: Pack) -> Question:
         topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
     if MEDIUM.search(lowered) and topic in (Topic.CONTACT, Topic.WHO, Topic.ACTIONS, Topic.FORM):
         topic = None  # "should it be face to face or by e-mail?" is answered by the seed's principles
-    if AUDIENCE.search(lowered) and topic in (Topic.WHO, Topic.ACTIONS, None):
-        return Question(topic=None, stage=None, text=text)  # who it is for: the seed's own words
+    if AUDIENCE.search(lowered) and topic in (Topic.WHO, Topic.ACTIONS, Topic.NOT_COVERED, None):
+        return Question(topic=Topic.AUDIENCE, stage=None, text=text)  # who it is for
     if stage is None and topic in (Topic.WHO, Topic.ACTIONS, None) and WHEN_INVOLVED.search(lowered):
         # "when do line managers get involved?": the stage of those people, and what starts it
         stage = _stage_of_people(pack, lowered)
@@ -428,7 +429,7 @@ def _background(pack: Pack) -> Answer:
 
 def _categories(pack: Pack) -> Answer:
     return Answer(
-        f"Disagreements most often arise over {_join(c.text for c in pack.categories)}.",
+        f"Disagreements most often arise over {', '.join(c.text.rstrip('.') for c in pack.categories)}.",
         tuple(c.source for c in pack.categories),
     )
 
@@ -471,6 +472,18 @@ def _document(pack: Pack) -> Answer:
     return _unknown(pack, "when it was approved or reviewed")
 
 
+# How a seed says who it is for.
+AUDIENCE_SAID = re.compile(r"\b(aimed at|joint protocol|applies to (all|any)|is for (all|any))\b", re.IGNORECASE)
+
+
+def _audience(pack: Pack) -> Answer | None:
+    """Who the procedure is for, in the seed's sentences that say so (None if none does)."""
+    said = [p for p in pack.passages if AUDIENCE_SAID.search(p.said)]
+    if not said:
+        return None
+    return Answer(" ".join(_sentence(p.said) for p in said[:2]), tuple(p.source for p in said[:2]))
+
+
 def _unknown(pack: Pack, what: str) -> Answer:
     contacts = [c for c in pack.contacts if c.email]
     ask = f" Ask {contacts[0].name} ({contacts[0].email})." if contacts else " Ask your agency's safeguarding lead."
@@ -492,6 +505,7 @@ ANSWERS = {
     Topic.IMMEDIATE_RISK: lambda pack, q: _immediate_risk(pack),
     Topic.BACKGROUND: lambda pack, q: _background(pack),
     Topic.DOCUMENT: lambda pack, q: _document(pack),
+    Topic.AUDIENCE: lambda pack, q: _audience(pack),
 }
 
 
@@ -713,11 +727,26 @@ def _in_section(pack: Pack, index: int, ranked: list[tuple[float, Passage]]) -> 
     ]
 
 
+# A stage's own sentence for when it fails ("If there remains disagreement, escalation continues…").
+IF_IT_FAILS = re.compile(r"(if|where|should) (there (remains|is no)|the (matter|issue|problem|disagreement) (remains|is not|cannot)|disagreement remains|no (resolution|agreement)|resolution (is not|cannot)|concerns remain|agreement (is not|cannot|can't))", re.IGNORECASE)
+
+
 def _next_stage(pack: Pack, question: Question) -> Answer:
-    """Where it goes when a stage does not resolve it: the next stage's people and timescale."""
+    """Where it goes when a stage does not resolve it: what the failed stage itself says to do
+    then (its own "if it remains…" sentence, in the seed's words), the next stage's people and
+    its timescale."""
     stage = pack.stage(question.stage)
     said = f"If it is not resolved, it goes to {stage.title}: {stage.raised_by} raises it with {stage.raised_with}."
     sources = [stage.source]
+    if question.after is not None:
+        failed = pack.stage(question.after)
+        then = [
+            a for a in failed.actions
+            if IF_IT_FAILS.match(a) and not _stage_mentions(a) and _plain(a) != _plain(failed.if_not_resolved or "")
+        ]  # fmt: skip
+        if then:
+            said = f"{failed.title}: {_sentence(then[0])} {said}"
+            sources.insert(0, failed.source)
     if stage.timescale.text:
         said += f" Timescale: {stage.timescale.text.rstrip('.')}."
         sources.append(stage.timescale.source)

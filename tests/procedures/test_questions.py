@@ -326,3 +326,24 @@ def test_who_it_is_for_and_when_people_come_in(library):
     assert "from practitioners to strategic leaders" in aimed.text
     when = read_question("when do the heads of service get involved?", library["bury-children"])
     assert when.stage == 2 and when.topic is Topic.ACTIONS
+
+
+@pytest.mark.parametrize(
+    ("partnership", "question", "seed_says"),
+    [
+        # harm described rather than named: the seed's immediate-risk lines
+        ("bury-adults", "a resident could come to serious harm tonight, what do I do first?", "calling 999"),
+        # who has the last word at the top of the procedure
+        ("bury-adults", "when it reaches the board, who actually has the final call?", "Decision making remains with statutory agencies"),
+        # who the procedure is for, in the seed's sentence that says so
+        ("south-tyneside", "is this protocol for children, adults or both?", "joint protocol across Children’s and Adults safeguarding"),
+        ("bury-children", "who is the escalation process aimed at?", "from practitioners to strategic leaders"),
+        # what the failed stage itself says happens next
+        ("cambs-peterborough-adults", "what if the senior managers at stage three can't resolve it?", "escalation continues through the appropriate tiers of management"),
+        # where disagreements arise, in the seed's own list
+        ("bury-adults", "what sort of things do disagreements come up over?", "criteria for referrals, outcomes of assessments"),
+    ],
+)  # fmt: skip
+def test_harm_the_last_word_who_it_is_for_and_what_a_failed_stage_says(library, partnership, question, seed_says):
+    said = ask(library[partnership], question)[1]
+    assert said.answered and seed_says in said.text, said.text
