@@ -51,6 +51,31 @@ ASKED = re.compile(
     r"|gets?|goes|go|has|have|needs?|decides?|deals?|handles?)\b"
     r"|\bwho next\b|\bhow (fast|long|quickly|soon)\b"
 )
+# A question asked beside a disagreement is answered when a seed sentence scores this well (the
+# NLU has read a worry, so this is above the floor of relevance, 0.4, below a plain answer, 0.6).
+QUESTION_BESIDE_A_WORRY = 0.5
+
+
+def asked_part(text: str) -> str:
+    """The last sentence of ``text`` that asks something ("… closed it. Can we escalate jointly?"),
+    or "" when none does."""
+    sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+", text.strip()) if s.strip()]
+    asked = [s for s in sentences if ASKED.search(s.lower().replace("’", "'"))]
+    return asked[-1] if asked else ""
+
+
+# Asking what to do about a disagreement: the stage walk is the answer.
+WHAT_TO_DO = re.compile(
+    r"\b(what (do|should|can|shall|must) (i|we) do|what now|what next|next steps?|what are (my|our|the) options"
+    r"|how (do|should|can) (i|we) (escalate|challenge|raise|take)|where do (i|we) (start|begin)|what('s| is) the (process|procedure))\b"
+)
+# What a question can ask of the procedure that the walk would not answer at once.
+SPECIFIC_TOPICS = frozenset(
+    {
+        questions.Topic.TIMESCALE, questions.Topic.FORM, questions.Topic.CONTACT, questions.Topic.RECORD,
+        questions.Topic.FINAL, questions.Topic.THEMES, questions.Topic.AUDIENCE, questions.Topic.CATEGORIES,
+    }
+)  # fmt: skip
 ABOUT_A_STAGE = re.compile(r"\b(stage|level|step|manager|managers|lead|leads|head|heads|director|directors|board|partnership)s?\b")
 
 # What the assistant last asked for (slot AWAITING).
@@ -172,6 +197,13 @@ class Assistant:
         unsure = decision.route == OTHER or not decision.confident
         if unsure and not decision.risk_alert and self._plain_question(state, text):
             return self.question(state, text)
+        if decision.route == DISAGREEMENT and not decision.risk_alert and state.stage is None and self._specific_question(state, text):
+            # "…they closed it too early. Can two agencies escalate it jointly?": the question is
+            # answered; the route is set, so the walk starts from there when they ask for it.
+            turn = self.question(state, asked_part(text))
+            turn.slots[ROUTE] = DISAGREEMENT
+            turn.say("utter_offer_walk", buttons=[{"title": "Walk me through the stages", "payload": payload("what_next")}])
+            return turn
         turn = Turn()
         if decision.route != OTHER or state.route is None:
             turn.slots[ROUTE] = decision.route
@@ -437,6 +469,19 @@ class Assistant:
             turn.say("utter_answer", partnership=each.short_name, answer=answered.text, sources=sources)
         turn.slots.update({AWAITING: None, PENDING_QUESTION: text})
         return turn
+
+    def _specific_question(self, state: State, text: str) -> bool:
+        """Whether a message that states a disagreement also asks something specific of the
+        procedure ("can we escalate jointly?", "how long does stage 2 take?"), which the
+        partnership's pack answers, rather than what to do about it (which the walk answers)."""
+        pack = self.library.get(state.partnership)
+        asked = asked_part(text)
+        if pack is None or not asked or WHAT_TO_DO.search(text.lower().replace("’", "'")):
+            return False
+        question = questions.read_question(asked, pack)
+        if question.topic in SPECIFIC_TOPICS:
+            return True
+        return question.topic is None and questions.best_relevance(pack, asked) >= QUESTION_BESIDE_A_WORRY
 
     def _plain_question(self, state: State, text: str) -> bool:
         """A question about the chosen partnership's procedure that its seed plainly answers."""

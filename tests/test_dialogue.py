@@ -292,3 +292,24 @@ def test_a_question_about_a_stage_with_no_walk_is_answered_not_walked(assistant)
     turn = assistant.next_stage(state, "apart from ringing the police for imminent risk, what else do I have to make?")
     assert responses(turn) == ["utter_answer"]
     assert "safeguarding adults referral" in turn.replies[0].variables["answer"]
+
+
+def test_a_disagreement_with_a_specific_question_gets_the_answer_then_the_offer_of_the_walk(assistant):
+    sure = [{"name": "professional_disagreement", "confidence": 0.9}, {"name": "immediate_risk", "confidence": 0.01}]
+    state = State(partnership="bury-children")
+    text = "The health visitor and I think the social worker's plan is unsafe. Can two agencies raise it jointly?"
+    turn = assistant.triage(state, sure[0], sure, text=text)
+    assert responses(turn) == ["utter_answer", "utter_offer_walk"]
+    assert "jointly escalate" in turn.replies[0].variables["answer"]
+    assert turn.slots["route"] == "disagreement" and "stage" not in turn.slots
+    assert turn.replies[1].buttons[0]["payload"] == "/what_next"
+    # Asked for the walk, it starts at the first level.
+    walked = assistant.next_stage(State(partnership="bury-children", route="disagreement"), "/what_next")
+    assert responses(walked)[0] == "utter_stage"
+    # Asking what to do about it is what the walk answers.
+    generic = assistant.triage(state, sure[0], sure, text="CSC closed the case too early and I disagree, what should I do?")
+    assert responses(generic)[0] == "utter_stage" and generic.slots["stage"] == 0.0
+    # A sign of immediate risk: no question answering, the 999 line first.
+    risky = [{"name": "professional_disagreement", "confidence": 0.7}, {"name": "immediate_risk", "confidence": 0.25}]
+    turn = assistant.triage(state, risky[0], risky, text=text)
+    assert responses(turn)[0] == "utter_emergency_first"

@@ -64,6 +64,7 @@ ASPECTS = [
     (r"respond|react|defensive|attitude|open mind|rethink|reconsider|challenged", r"defensive|open mind|revise|review decisions|respect"),
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
+    (r"jointly|together|both (agencies|of us)|two agencies|more than one agency", r"jointly|more than one agency"),
     (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply", r"aimed at|appl(y|ies) to|joint protocol"),
 ]
 ASPECT_PATTERNS = [(re.compile(asked), re.compile(said)) for asked, said in ASPECTS]
@@ -699,11 +700,15 @@ def ranked_passages(pack: Pack, question: Question) -> list[tuple[float, Passage
     return [(evidence.relevance, passage) for evidence, passage in pairs]
 
 
+def best_relevance(pack: Pack, text: str) -> float:
+    """How well the seed sentence that best answers ``text`` does (``Evidence.relevance``)."""
+    return max((score for score, _ in ranked_passages(pack, read_question(text, pack))), default=0.0)
+
+
 def plainly_answers(pack: Pack, text: str) -> bool:
     """Whether one of the seed's own sentences answers ``text`` clearly, whatever the NLU made of
     it: its best passage scores at least ``ANSWERS_ON_ITS_OWN``."""
-    ranked = ranked_passages(pack, read_question(text, pack))
-    return max((score for score, _ in ranked), default=0.0) >= ANSWERS_ON_ITS_OWN
+    return best_relevance(pack, text) >= ANSWERS_ON_ITS_OWN
 
 
 def _said_already(passage: Passage, text: str) -> bool:
