@@ -65,6 +65,7 @@ ASPECTS = [
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
     (r"jointly|together|both (agencies|of us)|two agencies|more than one agency", r"jointly|more than one agency"),
+    (r"talk (it )?(over|through)|run (it|this) (past|by)|sound(ing)? (it )?(out|board)|(check|clarify) my thinking|not sure (about|of) my", r"clarify (their|your) thinking|consult"),
     (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply", r"aimed at|appl(y|ies) to|joint protocol"),
 ]
 ASPECT_PATTERNS = [(re.compile(asked), re.compile(said)) for asked, said in ASPECTS]
@@ -79,11 +80,11 @@ SAME_AS = {
 }  # fmt: skip
 UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) ((resolve|agree|sort|work|help|fix|settle|solve)(e?d|s)?|get anywhere)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
 # Who the procedure is for ("is it just for frontline staff?"): the seed says it in its own words.
-AUDIENCE = re.compile(r"\b((cover|apply to|for) (adults|children)\b.{0,20}\b(both|adults|children)|aimed at|(who|whom) is (it|this|the \w+( \w+)?) (for|aimed)|just for|only for|intended for|who (does|do) (it|this|the \w+( \w+)?) (apply|cover))\b")
+AUDIENCE = re.compile(r"\b((cover|apply|applies|for)\b.{0,12}\b(adults?|child(ren)?('?s)?)\b.{0,20}\b(both|adults?|child(ren)?('?s)?)|aimed at|(who|whom) is (it|this|the \w+( \w+)?) (for|aimed)|just for|only for|intended for|who (does|do) (it|this|the \w+( \w+)?) (apply|cover))\b")
 # When a stage's people come in ("when do line managers get involved?").
 WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
 # The first stage described rather than named: a talk with the other professional.
-FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?)\b.{0,30}\b(other|another|their) (worker|professional|practitioner|person|agency|side|team|service)")
+FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)? directly)")
 STOPWORDS = frozenset(
     "what when where which who whom whose why how does do did doing done should would could can will shall must "
     "have has had having the this that these those there their them they then than with from into onto about "
@@ -232,7 +233,9 @@ def _sentence_around(lowered: str, at: int) -> str:
 def _stage_of_people(pack: Pack, lowered: str) -> int | None:
     """The stage whose people a question names ("the heads of service can't agree"), if one
     stands out: its title counts, and who raises it with whom counts half."""
-    asked = _content_words(lowered) - _content_words(f"{pack.stage_term} one two three four five agree resolve resolved")
+    # "under the bury adults procedure" names the partnership, not a stage's people ("the BSCP" may)
+    named = " ".join(n for n in (pack.name, pack.short_name, *pack.aliases) if len(n.split()) > 1 and _plain(n) in _plain(lowered))
+    asked = _content_words(lowered) - _content_words(f"{pack.stage_term} one two three four five agree resolve resolved {named}")
     scores = []
     for stage in pack.stages:
         title = _content_words(TITLE_NUMBER.sub("", stage.title))
@@ -403,7 +406,11 @@ def _final(pack: Pack) -> Answer:
     return Answer(f"{last.title} goes to {body.name}. {_sentence(body.said)}", (last.source, body.source))
 
 
-def _themes(pack: Pack) -> Answer:
+def _themes(pack: Pack, index: int | None = None) -> Answer:
+    if index is not None and index == len(pack.stages) - 1:
+        return _final(pack)  # "is the chair's recommendation at stage 4 reported anywhere?"
+    if index is not None and pack.stage(index).record:
+        return _record(pack, index)
     if pack.themes_review:
         return Answer(_sentence(pack.themes_review.text), (pack.themes_review.source,))
     for stage in pack.stages:
@@ -435,7 +442,16 @@ def _categories(pack: Pack) -> Answer:
     )
 
 
+SINGLE_AGENCY = re.compile(r"\b(single agenc|(inside|within|in) (my|our|the same|one) (own )?(organi[sz]ation|agency|team|service)|own (organi[sz]ation|agency)|same (organi[sz]ation|agency)|internal)")
+SINGLE_AGENCY_SAID = re.compile(r"single agenc|within an agency|(agency|organisation)'s own|own escalation", re.IGNORECASE)
+
+
 def _not_covered(pack: Pack, text: str = "") -> Answer:
+    if SINGLE_AGENCY.search(text.lower()):
+        # "does it apply inside my own organisation?": the seed's sentence on single agencies
+        said = [p for p in pack.passages if SINGLE_AGENCY_SAID.search(p.said)][:2]
+        if said:
+            return Answer(" ".join(_sentence(p.said) for p in said), tuple(p.source for p in said))
     conduct = [Fact(text=d.text, source=d.source) for d in pack.diversions.conduct]
     others = [f for f in pack.not_covered if f.text not in {c.text for c in conduct}]
     about_conduct = re.search(r"conduct|behav|allegation|pipot|lado|whistle|worker|teacher|carer|colleague|staff", text.lower())
@@ -499,7 +515,7 @@ ANSWERS = {
     Topic.FORM: lambda pack, q: _form(pack, q.text),
     Topic.CONTACT: lambda pack, q: _contact(pack),
     Topic.FINAL: lambda pack, q: _final(pack),
-    Topic.THEMES: lambda pack, q: _themes(pack),
+    Topic.THEMES: lambda pack, q: _themes(pack, q.stage),
     Topic.STAGES: lambda pack, q: _stages(pack),
     Topic.CATEGORIES: lambda pack, q: _categories(pack),
     Topic.NOT_COVERED: lambda pack, q: _not_covered(pack, q.text),

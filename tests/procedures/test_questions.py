@@ -347,3 +347,21 @@ def test_who_it_is_for_and_when_people_come_in(library):
 def test_harm_the_last_word_who_it_is_for_and_what_a_failed_stage_says(library, partnership, question, seed_says):
     said = ask(library[partnership], question)[1]
     assert said.answered and seed_says in said.text, said.text
+
+
+@pytest.mark.parametrize(
+    ("partnership", "question", "seed_says"),
+    [
+        # inside one's own organisation: the seed's sentence on single agencies
+        ("bury-adults", "can professional challenge happen within my own organisation as well?", "within single agency working"),
+        ("south-tyneside", "does this apply to a disagreement inside the same agency?", "does not cover disagreement within single agencies"),
+        # reported anywhere at the last stage: the final body, not the themes review
+        ("warrington-adults", "at stage 4 is the chair's recommendation reported to anyone?", "reported to the WSAB Main Board"),
+        # the partnership's name is not a stage's people; a talk described is the first stage
+        ("bury-adults", "I've talked with the ward sister directly and we still disagree. What's next under the Bury adults procedure?", "Discussion between Line Managers"),
+        ("south-tyneside", "does it apply to both adults and children's services?", "joint protocol across Children’s and Adults safeguarding"),
+    ],
+)  # fmt: skip
+def test_own_organisation_reporting_at_the_end_and_the_next_step(library, partnership, question, seed_says):
+    said = ask(library[partnership], question)[1]
+    assert said.answered and seed_says in said.text, said.text
