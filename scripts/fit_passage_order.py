@@ -33,6 +33,8 @@ DEVELOPMENT_SETS = [
     "procedure_questions_unseen_d",
     "procedure_questions_unseen_e",
     "procedure_questions_unseen_f",
+    "procedure_questions_unseen_g",
+    "procedure_questions_unseen_h",
 ]
 FEATURES = ("alone", "keywords", "bonus", "aspects")
 
