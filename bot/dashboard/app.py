@@ -847,14 +847,27 @@ def _download(content: bytes, filename: str, content_type: str) -> HTTPResponse:
     return raw(content, content_type=content_type, headers={"Content-Disposition": f'attachment; filename="{safe}"'})
 
 
+def first_run_password(database: Any, now: datetime) -> str | None:
+    """The first administrator's one-time password when this process created it. Two web apps
+    started together on an empty database both find no users; the one whose insert loses (its
+    username taken meanwhile) goes on without a password: the other printed it."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with database.session() as session:
+            return auth.ensure_first_administrator(session, now=now)
+    except (IntegrityError, auth.AuthError):
+        logger.info("the first administrator was created by another process")
+        return None
+
+
 def main(settings: Settings) -> int:
     """Serve the dashboard on 127.0.0.1:BOT_DASHBOARD_PORT until SIGINT or SIGTERM."""
     logging.basicConfig(level=getattr(logging, settings.log_level, logging.INFO))
     port = settings.webchat_port
     database = open_database(settings)
     clock = clock_for(settings.frozen_now)
-    with database.session() as session:
-        password = auth.ensure_first_administrator(session, now=clock())
+    password = first_run_password(database, clock())
     url = f"http://{HOST}:{port}{PREFIX}/"
     chat_url = f"http://{HOST}:{port}/"
     if password:

@@ -33,6 +33,25 @@ def test_the_first_start_creates_one_administrator_with_a_one_time_password(data
         assert admin.password_hash != password and auth.verify_password(password, admin.password_hash)
 
 
+def test_two_web_apps_starting_together_make_one_administrator(database, monkeypatch):
+    from sqlalchemy import func, select
+
+    from bot.dashboard.app import first_run_password
+    from bot.records.models import DashboardUser
+
+    first = first_run_password(database, NOW)
+    # The second app counted no users and found no "admin" before the first committed: its insert
+    # then meets the unique username, and it goes on without a password of its own.
+    monkeypatch.setattr(auth, "user_count", lambda session: 0)
+    monkeypatch.setattr(auth, "find_user", lambda session, **kw: None)
+    second = first_run_password(database, NOW)
+    monkeypatch.undo()
+    assert first and second is None
+    with database.session() as session:
+        assert session.execute(select(func.count()).select_from(DashboardUser)).scalar_one() == 1
+        assert auth.verify_password(first, auth.find_user(session, username="admin").password_hash)
+
+
 def test_a_session_ends_after_30_idle_minutes_or_8_hours_and_at_sign_out(database):
     make_user(database, "bm", auth.BUSINESS_MANAGER, partnership="bury-children")
     with database.session() as session:
