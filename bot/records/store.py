@@ -657,6 +657,11 @@ def register(
     domain = email_domain(email)
     if manager_email and manager_email.strip().lower() == email.strip().lower():
         raise InvalidValue("That is your own e-mail: give your line manager's, or say none.")
+    details = lambda: (  # noqa: E731
+        person.agency, person.role, person.partnership, person.email_digest, person.email_domain,
+        person.manager_email_digest, person.line_manager_id, person.registered_at,
+    )  # fmt: skip
+    before = details()
     person.agency = clean_text(agency, "agency")[:120]
     person.role = clean_text(role, "role")[:120]
     person.partnership = partnership
@@ -670,11 +675,13 @@ def register(
         ).first()
         person.line_manager_id = manager.id if manager is not None else None
     team = list(session.scalars(select(Person).where(Person.manager_email_digest == person.email_digest, Person.id != person.id)))
+    newly_linked = [member for member in team if member.line_manager_id != person.id]
     for member in team:
         member.line_manager_id = person.id
     session.flush()
-    audit(session, actor=actor_of(person), action="person.registered_details", at=now, domain=domain,
-          manager_linked=manager is not None, team_linked=len(team))  # fmt: skip
+    if details() != before or newly_linked:  # the same answers again (a replayed message) add nothing
+        audit(session, actor=actor_of(person), action="person.registered_details", at=now, domain=domain,
+              manager_linked=manager is not None, team_linked=len(team))  # fmt: skip
     return manager, team
 
 

@@ -237,3 +237,22 @@ def test_the_view_is_plain_and_complete(database, library):
     assert seen.category_label == "Levels of need / thresholds"
     assert seen.current_stage.title == "Level 1: Practitioner to Practitioner"
     assert seen.current_stage.due_on == date(2026, 12, 7)
+
+
+def test_registering_the_same_answers_again_adds_nothing_to_the_audit_trail(database):
+    details = dict(email="nurse@nhs.example", manager_email="lead@nhs.example", agency="district nursing", role="nurse", partnership="bury-adults")
+
+    def registered_rows(session):
+        return session.scalars(select(AuditEntry).where(AuditEntry.action == "person.registered_details")).all()
+
+    with database.session() as session:
+        person = store.person_for(session, channel="rest", channel_id="replayed-1", now=NOW)
+        store.register(session, person=person, now=NOW, **details)
+    with database.session() as session:  # the same message again, after a restart
+        person = store.person_for(session, channel="rest", channel_id="replayed-1", now=NOW)
+        store.register(session, person=person, now=NOW + timedelta(minutes=1), **details)
+        assert len(registered_rows(session)) == 1
+    with database.session() as session:  # a real change is audited
+        person = store.person_for(session, channel="rest", channel_id="replayed-1", now=NOW)
+        store.register(session, person=person, now=NOW + timedelta(minutes=2), **{**details, "role": "ward sister"})
+        assert len(registered_rows(session)) == 2
