@@ -66,6 +66,7 @@ ASPECTS = [
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
     (r"jointly|together|both (agencies|of us)|two agencies|more than one agency", r"jointly|more than one agency"),
+    (r"put (it|this|my concerns?) across|word (it|my)|phrase (it|my)|how (should|do|can) i (say|put|express|word|phrase)|what (should|do) i say", r"specific and clear|clear about"),
     (r"talk (it )?(over|through)|run (it|this) (past|by)|sound(ing)? (it )?(out|board)|(check|clarify) my thinking|not sure (about|of) my", r"clarify (their|your) thinking|consult"),
     (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply", r"aimed at|appl(y|ies) to|joint protocol"),
 ]
@@ -79,13 +80,13 @@ SAME_AS = {
     "log": "record", "rethink": "review", "reconsider": "review", "nervous": "confidence",
     "confident": "confidence", "intimidated": "confidence", "junior": "status", "seniority": "status",
 }  # fmt: skip
-UNRESOLVED = re.compile(r"\b(not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) ((resolve|agree|sort|work|help|fix|settle|solve)(e?d|s)?|get anywhere)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
+UNRESOLVED = re.compile(r"\b((got|get|gone|went|going|getting) nowhere|no (joy|luck|progress)|not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) ((resolve|agree|sort|work|help|fix|settle|solve)(e?d|s)?|get anywhere)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
 # Who the procedure is for ("is it just for frontline staff?"): the seed says it in its own words.
 AUDIENCE = re.compile(r"\b((cover|apply|applies|for)\b.{0,12}\b(adults?|child(ren)?('?s)?)\b.{0,20}\b(both|adults?|child(ren)?('?s)?)|aimed at|(who|whom) is (it|this|the \w+( \w+)?) (for|aimed)|just for|only for|intended for|who (does|do) (it|this|the \w+( \w+)?) (apply|cover))\b")
 # When a stage's people come in ("when do line managers get involved?").
 WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
 # The first stage described rather than named: a talk with the other professional.
-FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)? directly)")
+FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called|raised?|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)? directly)")
 STOPWORDS = frozenset(
     "what when where which who whom whose why how does do did doing done should would could can will shall must "
     "have has had having the this that these those there their them they then than with from into onto about "
@@ -123,12 +124,12 @@ MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail 
 TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.DOCUMENT, re.compile(r"\b((when|what date|what year) (was|is|were|did) (it|this|the|our)( \w+)? (policy|procedure|protocol|document|guidance|briefing)( last)? (approved|reviewed|updated|published|written|issued|signed off|dated|agreed|due)|when was it (last )?(approved|reviewed|updated|published|written)|(review|approval|publication) date|due (for|a) review|(policy|procedure|protocol|document|guidance)( last)? (reviewed|updated|approved)|how (old|recent|current) is (it|this|the)|(which|what) version|is (it|this|the \w+) (still )?(current|in date|out of date|up to date))")),
     (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\b(background|what's the point of|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
-    (Topic.IMMEDIATE_RISK, re.compile(r"\b(imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent|come to (serious |significant )?harm|(serious|significant) harm (today|tonight|now|right now)|at risk of (serious |significant )?harm (today|tonight|now))")),
+    (Topic.IMMEDIATE_RISK, re.compile(r"\b(imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent|come to (serious |significant )?harm|(seriously|badly) (hurt|harmed|injured)|(serious|significant) harm (today|tonight|now|right now)|at risk of (serious |significant )?harm (today|tonight|now))")),
     (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?(disagreements?|challenges?|disputes?) (usually |most (often|likely) |typically )?(arise|come up|happen|occur)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
     (Topic.NOT_COVERED, re.compile(r"\b(does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
     (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (do|should|must) i (need to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
-    (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contact|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
+    (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contacts?\b|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
     (Topic.TIMESCALE, re.compile(r"\b((maximum|max|longest|at most)\b.{0,60}\b(take|last|days|weeks|time)|how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
     (Topic.FINAL, re.compile(r"\b(final (decision|say|call|word)|who (\w+ )?(decides|makes the (final )?(decision|call)|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
@@ -315,6 +316,9 @@ def _who(pack: Pack, index: int | None, text: str = "") -> Answer:
     if index is not None:
         stage = pack.stage(index)
         said = f"{stage.title}: {stage.raised_by} raises it with {stage.raised_with}."
+        if index > 0 and _said_as_a_sentence(pack, pack.stage(index - 1).if_not_resolved):
+            said += f" {_sentence(pack.stage(index - 1).if_not_resolved)}"  # how it gets there
+        said += f" {_sentence(stage.actions[0])}"  # the stage's own first sentence, in the seed's words
         if TOLD.search(text.lower()):
             # "who else do I let know at level 1?": the stage's own actions that tell someone
             told = [action for action in stage.actions if TOLD.search(action.lower())]
@@ -342,11 +346,15 @@ def _record(pack: Pack, index: int | None, text: str = "") -> Answer:
         # "What should the e-mail contain?": the stage whose contact is written to.
         index = next((i for i, s in enumerate(pack.stages) if any(pack.contact(c).email for c in s.notify)), None)
     facts: list[Fact] = list(pack.stage(index).record) if index is not None else list(pack.record_keeping)
+    if index is None and EACH_STAGE.search(text.lower()):
+        # "do I write anything down at each step?": the steps' own record lines too
+        facts += [f for f in pack.stages[0].record if all(_plain(f.text) != _plain(g.text) for g in facts)]
     if not facts:
         facts = [fact for stage in pack.stages for fact in stage.record][:2]
     return Answer(" ".join(_sentence(f.text) for f in facts), tuple(f.source for f in facts))
 
 
+EACH_STAGE = re.compile(r"\b(each|every|all( the)?|at (each|every)) (stage|level|step)s?\b")
 FORM_CONTENTS = re.compile(r"\b(ask(s|ing)? (for|about)|contain|include|fields?|fill(ed)? (in|out)|sections?|(put|write|goes|go) (on|in)|what'?s (on|in)|what is (on|in)|information|details|evidence|questions?)\b")
 
 
@@ -753,6 +761,11 @@ def _in_section(pack: Pack, index: int, ranked: list[tuple[float, Passage]]) -> 
 IF_IT_FAILS = re.compile(r"(if|where|should) (there (remains|is no)|the (matter|issue|problem|disagreement) (remains|is not|cannot)|disagreement remains|no (resolution|agreement)|resolution (is not|cannot)|concerns remain|agreement (is not|cannot|can't))", re.IGNORECASE)
 
 
+def _said_as_a_sentence(pack: Pack, text: str | None) -> bool:
+    """Whether a pack's ``if_not_resolved`` is the seed's sentence, not just the next heading."""
+    return bool(text) and not TITLE_NUMBER.match(text) and not any(_plain(text).startswith(_plain(s.title)) for s in pack.stages)
+
+
 def _next_stage(pack: Pack, question: Question) -> Answer:
     """Where it goes when a stage does not resolve it: what the failed stage itself says to do
     then (its own "if it remains…" sentence, in the seed's words), the next stage's people and
@@ -762,12 +775,11 @@ def _next_stage(pack: Pack, question: Question) -> Answer:
     sources = [stage.source]
     if question.after is not None:
         failed = pack.stage(question.after)
-        then = [
-            a for a in failed.actions
-            if IF_IT_FAILS.match(a) and not _stage_mentions(a) and _plain(a) != _plain(failed.if_not_resolved or "")
-        ]  # fmt: skip
+        then = [a for a in failed.actions if IF_IT_FAILS.match(a) and not _stage_mentions(a)][:1]
+        if _said_as_a_sentence(pack, failed.if_not_resolved) and all(_plain(failed.if_not_resolved) != _plain(a) for a in then):
+            then.append(failed.if_not_resolved)
         if then:
-            said = f"{failed.title}: {_sentence(then[0])} {said}"
+            said = f"{failed.title}: {' '.join(_sentence(a) for a in then)} {said}"
             sources.insert(0, failed.source)
     if stage.timescale.text:
         said += f" Timescale: {stage.timescale.text.rstrip('.')}."

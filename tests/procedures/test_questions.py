@@ -365,3 +365,21 @@ def test_harm_the_last_word_who_it_is_for_and_what_a_failed_stage_says(library, 
 def test_own_organisation_reporting_at_the_end_and_the_next_step(library, partnership, question, seed_says):
     said = ask(library[partnership], question)[1]
     assert said.answered and seed_says in said.text, said.text
+
+
+@pytest.mark.parametrize(
+    ("partnership", "question", "seed_says"),
+    [
+        # how it gets to a stage: the stage before's own sentence
+        ("warrington-adults", "to get it to stage 2, who do I take it to?", "escalate the issue to their line manager"),
+        # what the failed stage itself says, when that is where it goes
+        ("south-tyneside", "heads of service couldn't sort it, where next?", "passed to STSCP / STSAB Business Manager"),
+        # each step's own record line
+        ("warrington-adults", "is there anything I need to record at every stage?", "record this step within their case recording"),
+        # a concern raised with the other agency that failed: the first stage failed
+        ("warrington-adults", "I contacted the other agency myself and got nowhere. Who now?", "line manager or the named/ designated safeguarding lead"),
+    ],
+)  # fmt: skip
+def test_how_a_stage_is_reached_what_a_failed_stage_says_and_each_stages_record(library, partnership, question, seed_says):
+    said = ask(library[partnership], question)[1]
+    assert said.answered and seed_says in said.text, said.text
