@@ -316,9 +316,11 @@ def _who(pack: Pack, index: int | None, text: str = "") -> Answer:
     if index is not None:
         stage = pack.stage(index)
         said = f"{stage.title}: {stage.raised_by} raises it with {stage.raised_with}."
-        if index > 0 and _said_as_a_sentence(pack, pack.stage(index - 1).if_not_resolved):
-            said += f" {_sentence(pack.stage(index - 1).if_not_resolved)}"  # how it gets there
-        said += f" {_sentence(stage.actions[0])}"  # the stage's own first sentence, in the seed's words
+        handed_on = pack.stage(index - 1).if_not_resolved if index > 0 else None
+        if _said_as_a_sentence(pack, handed_on):
+            said += f" {_sentence(handed_on)}"  # how it gets there
+        if _plain(stage.actions[0]) not in _plain(said):
+            said += f" {_sentence(stage.actions[0])}"  # the stage's own first sentence, in the seed's words
         if TOLD.search(text.lower()):
             # "who else do I let know at level 1?": the stage's own actions that tell someone
             told = [action for action in stage.actions if TOLD.search(action.lower())]
@@ -775,7 +777,8 @@ def _next_stage(pack: Pack, question: Question) -> Answer:
     sources = [stage.source]
     if question.after is not None:
         failed = pack.stage(question.after)
-        then = [a for a in failed.actions if IF_IT_FAILS.match(a) and not _stage_mentions(a)][:1]
+        # (its first sentence says how it began, not where it goes)
+        then = [a for a in failed.actions[1:] if IF_IT_FAILS.match(a) and not _stage_mentions(a)][:1]
         if _said_as_a_sentence(pack, failed.if_not_resolved) and all(_plain(failed.if_not_resolved) != _plain(a) for a in then):
             then.append(failed.if_not_resolved)
         if then:
