@@ -151,19 +151,6 @@ def test_a_question_no_topic_names_is_answered_in_the_seeds_words(library, partn
     assert quoted[0].source in said.sources
 
 
-@pytest.mark.parametrize(
-    ("partnership", "question", "seed_says"),
-    [
-        # Everyday words for a principle: the seed speaks of status and confidence, not nerves.
-        ("cambs-peterborough-adults", "I'm a newly qualified nurse and nervous about challenging a senior doctor, does the policy get that?", "differences in status and /or experience"),
-        ("bury-adults", "my view as an inexperienced worker - does it matter?", "whatever their level of experience"),
-    ],
-)  # fmt: skip
-def test_a_principle_asked_in_everyday_words_is_answered_with_the_seeds_sentence(library, partnership, question, seed_says):
-    said = ask(library[partnership], question)[1]
-    assert said.answered and seed_says in said.text, said.text
-
-
 def test_passages_are_ordered_by_the_fitted_weights_and_gated_by_relevance(library):
     from bot.procedures.questions import ORDER_RELEVANT, PASSAGE_RELEVANT, passage_evidence, ranked_passages
 
@@ -292,25 +279,6 @@ def test_a_long_answer_adds_one_of_the_seeds_sentences_at_most(library, partners
     assert len(_passages_to_add(pack, question, ranked, "x", 0.5)) == 2
 
 
-@pytest.mark.parametrize(
-    ("partnership", "question", "seed_says"),
-    [
-        # the longest a stage may take, and the whole procedure's pace in the seed's words
-        ("bury-children", "what's the longest any one level can last?", "Each stage should not exceed 10 working days"),
-        ("cambs-peterborough-adults", "is there an overall deadline for sorting a disagreement out?", "within the shortest timescale possible"),
-        # where the completed form goes, not what it asks for
-        ("bury-children", "I've filled in the request for resolution document, where does it go?", "bsp@bury.gov.uk"),
-        # who can help is the partnership's contact
-        ("bury-children", "who can help me find the right manager in the other agency?", "bsp@bury.gov.uk"),
-        # who else is told at a stage: the stage's own action
-        ("bury-children", "at level 1 who else should I inform?", "Inform the lead professional/chair"),
-    ],
-)  # fmt: skip
-def test_questions_of_pace_sending_help_and_telling(library, partnership, question, seed_says):
-    said = ask(library[partnership], question)[1]
-    assert said.answered and seed_says in said.text, said.text
-
-
 def test_a_stage_named_in_another_sentence_than_the_failure_is_asked_about_itself(library):
     pack = library["warrington-adults"]
     at = read_question("Spoke to the other worker, still not sorted. What happens at stage 2?", pack)
@@ -328,58 +296,52 @@ def test_who_it_is_for_and_when_people_come_in(library):
     assert when.stage == 2 and when.topic is Topic.ACTIONS
 
 
-@pytest.mark.parametrize(
-    ("partnership", "question", "seed_says"),
-    [
-        # harm described rather than named: the seed's immediate-risk lines
-        ("bury-adults", "a resident could come to serious harm tonight, what do I do first?", "calling 999"),
-        # who has the last word at the top of the procedure
-        ("bury-adults", "when it reaches the board, who actually has the final call?", "Decision making remains with statutory agencies"),
-        # who the procedure is for, in the seed's sentence that says so
-        ("south-tyneside", "is this protocol for children, adults or both?", "joint protocol across Children’s and Adults safeguarding"),
-        ("bury-children", "who is the escalation process aimed at?", "from practitioners to strategic leaders"),
-        # what the failed stage itself says happens next
-        ("cambs-peterborough-adults", "what if the senior managers at stage three can't resolve it?", "escalation continues through the appropriate tiers of management"),
-        # where disagreements arise, in the seed's own list
-        ("bury-adults", "what sort of things do disagreements come up over?", "criteria for referrals, outcomes of assessments"),
-    ],
-)  # fmt: skip
-def test_harm_the_last_word_who_it_is_for_and_what_a_failed_stage_says(library, partnership, question, seed_says):
-    said = ask(library[partnership], question)[1]
-    assert said.answered and seed_says in said.text, said.text
+# Questions in everyday words, each answered with the seed's own sentence; grouped by what the
+# question turns on.
+EVERYDAY_QUESTIONS = [
+    # Everyday words for a principle: the seed speaks of status and confidence, not nerves.
+    ("cambs-peterborough-adults", "I'm a newly qualified nurse and nervous about challenging a senior doctor, does the policy get that?", "differences in status and /or experience"),
+    ("bury-adults", "my view as an inexperienced worker - does it matter?", "whatever their level of experience"),
+    # the longest a stage may take, and the whole procedure's pace in the seed's words
+    ("bury-children", "what's the longest any one level can last?", "Each stage should not exceed 10 working days"),
+    ("cambs-peterborough-adults", "is there an overall deadline for sorting a disagreement out?", "within the shortest timescale possible"),
+    # where the completed form goes, not what it asks for
+    ("bury-children", "I've filled in the request for resolution document, where does it go?", "bsp@bury.gov.uk"),
+    # who can help is the partnership's contact
+    ("bury-children", "who can help me find the right manager in the other agency?", "bsp@bury.gov.uk"),
+    # who else is told at a stage: the stage's own action
+    ("bury-children", "at level 1 who else should I inform?", "Inform the lead professional/chair"),
+    # harm described rather than named: the seed's immediate-risk lines
+    ("bury-adults", "a resident could come to serious harm tonight, what do I do first?", "calling 999"),
+    # who has the last word at the top of the procedure
+    ("bury-adults", "when it reaches the board, who actually has the final call?", "Decision making remains with statutory agencies"),
+    # who the procedure is for, in the seed's sentence that says so
+    ("south-tyneside", "is this protocol for children, adults or both?", "joint protocol across Children’s and Adults safeguarding"),
+    ("bury-children", "who is the escalation process aimed at?", "from practitioners to strategic leaders"),
+    # what the failed stage itself says happens next
+    ("cambs-peterborough-adults", "what if the senior managers at stage three can't resolve it?", "escalation continues through the appropriate tiers of management"),
+    # where disagreements arise, in the seed's own list
+    ("bury-adults", "what sort of things do disagreements come up over?", "criteria for referrals, outcomes of assessments"),
+    # inside one's own organisation: the seed's sentence on single agencies
+    ("bury-adults", "can professional challenge happen within my own organisation as well?", "within single agency working"),
+    ("south-tyneside", "does this apply to a disagreement inside the same agency?", "does not cover disagreement within single agencies"),
+    # reported anywhere at the last stage: the final body, not the themes review
+    ("warrington-adults", "at stage 4 is the chair's recommendation reported to anyone?", "reported to the WSAB Main Board"),
+    # the partnership's name is not a stage's people; a talk described is the first stage
+    ("bury-adults", "I've talked with the ward sister directly and we still disagree. What's next under the Bury adults procedure?", "Discussion between Line Managers"),
+    ("south-tyneside", "does it apply to both adults and children's services?", "joint protocol across Children’s and Adults safeguarding"),
+    # how it gets to a stage: the stage before's own sentence
+    ("warrington-adults", "to get it to stage 2, who do I take it to?", "escalate the issue to their line manager"),
+    # what the failed stage itself says, when that is where it goes
+    ("south-tyneside", "heads of service couldn't sort it, where next?", "passed to STSCP / STSAB Business Manager"),
+    # each step's own record line
+    ("warrington-adults", "is there anything I need to record at every stage?", "record this step within their case recording"),
+    # a concern raised with the other agency that failed: the first stage failed
+    ("warrington-adults", "I contacted the other agency myself and got nowhere. Who now?", "line manager or the named/ designated safeguarding lead"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("partnership", "question", "seed_says"),
-    [
-        # inside one's own organisation: the seed's sentence on single agencies
-        ("bury-adults", "can professional challenge happen within my own organisation as well?", "within single agency working"),
-        ("south-tyneside", "does this apply to a disagreement inside the same agency?", "does not cover disagreement within single agencies"),
-        # reported anywhere at the last stage: the final body, not the themes review
-        ("warrington-adults", "at stage 4 is the chair's recommendation reported to anyone?", "reported to the WSAB Main Board"),
-        # the partnership's name is not a stage's people; a talk described is the first stage
-        ("bury-adults", "I've talked with the ward sister directly and we still disagree. What's next under the Bury adults procedure?", "Discussion between Line Managers"),
-        ("south-tyneside", "does it apply to both adults and children's services?", "joint protocol across Children’s and Adults safeguarding"),
-    ],
-)  # fmt: skip
-def test_own_organisation_reporting_at_the_end_and_the_next_step(library, partnership, question, seed_says):
-    said = ask(library[partnership], question)[1]
-    assert said.answered and seed_says in said.text, said.text
-
-
-@pytest.mark.parametrize(
-    ("partnership", "question", "seed_says"),
-    [
-        # how it gets to a stage: the stage before's own sentence
-        ("warrington-adults", "to get it to stage 2, who do I take it to?", "escalate the issue to their line manager"),
-        # what the failed stage itself says, when that is where it goes
-        ("south-tyneside", "heads of service couldn't sort it, where next?", "passed to STSCP / STSAB Business Manager"),
-        # each step's own record line
-        ("warrington-adults", "is there anything I need to record at every stage?", "record this step within their case recording"),
-        # a concern raised with the other agency that failed: the first stage failed
-        ("warrington-adults", "I contacted the other agency myself and got nowhere. Who now?", "line manager or the named/ designated safeguarding lead"),
-    ],
-)  # fmt: skip
-def test_how_a_stage_is_reached_what_a_failed_stage_says_and_each_stages_record(library, partnership, question, seed_says):
+@pytest.mark.parametrize(("partnership", "question", "seed_says"), EVERYDAY_QUESTIONS)
+def test_a_question_in_everyday_words_is_answered_with_the_seeds_sentence(library, partnership, question, seed_says):
     said = ask(library[partnership], question)[1]
     assert said.answered and seed_says in said.text, said.text
