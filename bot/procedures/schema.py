@@ -171,8 +171,13 @@ class FinalBody(Model):
     def said(self) -> str:
         """What they do and who decides, in the seed's words: ``decides`` first when ``does``
         refers back to it ("This will be reported to the WSAB Main Board")."""
-        does, decides = (text.strip() if text.strip().endswith((".", "!", "?")) else text.strip() + "." for text in (self.does, self.decides))
-        return f"{decides} {does}" if re.match(r"(this|that|it|these|they)\b", does, re.IGNORECASE) else f"{does} {decides}"
+        def sentence(text: str) -> str:
+            text = text.strip()
+            return text if text.endswith((".", "!", "?")) else text + "."
+
+        does, decides = sentence(self.does), sentence(self.decides)
+        refers_back = re.match(r"(this|that|it|these|they)\b", does, re.IGNORECASE)
+        return f"{decides} {does}" if refers_back else f"{does} {decides}"
 
 
 class Contact(Model):

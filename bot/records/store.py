@@ -645,6 +645,14 @@ def registration_allowed(email: str, code: str | None, *, domains: Iterable[str]
     return bool(code) and any(secrets.compare_digest(code.strip(), valid) for valid in codes)
 
 
+def _registered_details(person: Person) -> tuple:
+    """What registering sets on a person, to tell a change from the same answers again."""
+    return (
+        person.agency, person.role, person.partnership, person.email_digest, person.email_domain,
+        person.manager_email_digest, person.line_manager_id, person.registered_at,
+    )  # fmt: skip
+
+
 def register(
     session: Session, *, person: Person, email: str, manager_email: str | None, agency: str, role: str,
     partnership: str | None, now: datetime,
@@ -657,11 +665,7 @@ def register(
     domain = email_domain(email)
     if manager_email and manager_email.strip().lower() == email.strip().lower():
         raise InvalidValue("That is your own e-mail: give your line manager's, or say none.")
-    details = lambda: (  # noqa: E731
-        person.agency, person.role, person.partnership, person.email_digest, person.email_domain,
-        person.manager_email_digest, person.line_manager_id, person.registered_at,
-    )  # fmt: skip
-    before = details()
+    before = _registered_details(person)
     person.agency = clean_text(agency, "agency")[:120]
     person.role = clean_text(role, "role")[:120]
     person.partnership = partnership
@@ -679,7 +683,7 @@ def register(
     for member in team:
         member.line_manager_id = person.id
     session.flush()
-    if details() != before or newly_linked:  # the same answers again (a replayed message) add nothing
+    if _registered_details(person) != before or newly_linked:  # the same answers again (a replayed message) add nothing
         audit(session, actor=actor_of(person), action="person.registered_details", at=now, domain=domain,
               manager_linked=manager is not None, team_linked=len(team))  # fmt: skip
     return manager, team
