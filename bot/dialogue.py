@@ -195,8 +195,9 @@ class Assistant:
         # Not a worry, or unsure which worry with no sign of immediate risk: a question the
         # procedure plainly answers ("what do I do at stage 1?") is answered, not met with buttons.
         unsure = decision.route == OTHER or not decision.confident
-        if unsure and not decision.risk_alert and self._plain_question(state, text):
-            return self.question(state, text)
+        asked = self._plain_question(state, text) if unsure and not decision.risk_alert else None
+        if asked:
+            return self.question(state, asked)
         if decision.route == DISAGREEMENT and not decision.risk_alert and state.stage is None and self._specific_question(state, text):
             # "…they closed it too early. Can two agencies escalate it jointly?": the question is
             # answered; the route is set, so the walk starts from there when they ask for it.
@@ -483,11 +484,15 @@ class Assistant:
             return True
         return question.topic is None and questions.best_relevance(pack, asked) >= QUESTION_BESIDE_A_WORRY
 
-    def _plain_question(self, state: State, text: str) -> bool:
-        """A question about the chosen partnership's procedure that its seed plainly answers."""
+    def _plain_question(self, state: State, text: str) -> str | None:
+        """A question about the chosen partnership's procedure that its seed plainly answers: the
+        whole message, or else its last sentence that asks ("I'm not sure about my thinking yet.
+        Can I talk it over first?"); None if neither."""
         pack = self.library.get(state.partnership)
         text = text.strip()
-        return pack is not None and bool(ASKED.search(text.lower())) and questions.plainly_answers(pack, text)
+        if pack is None or not ASKED.search(text.lower()):
+            return None
+        return next((each for each in (text, asked_part(text)) if each and questions.plainly_answers(pack, each)), None)
 
     def _overview(self, state: State, turn: Turn) -> Turn:
         """The question asked before the partnership was known, now answered."""

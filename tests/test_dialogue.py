@@ -313,3 +313,16 @@ def test_a_disagreement_with_a_specific_question_gets_the_answer_then_the_offer_
     risky = [{"name": "professional_disagreement", "confidence": 0.7}, {"name": "immediate_risk", "confidence": 0.25}]
     turn = assistant.triage(state, risky[0], risky, text=text)
     assert responses(turn)[0] == "utter_emergency_first"
+
+
+def test_an_unsure_message_whose_last_sentence_asks_is_answered_from_that_sentence(assistant):
+    ranking = [
+        {"name": "professional_disagreement", "confidence": 0.45},
+        {"name": "conduct_concern", "confidence": 0.4},
+        {"name": "immediate_risk", "confidence": 0.05},
+    ]
+    state = State(partnership="bury-children")
+    text = "The school nurse and I see it differently from social care about a pupil at home. Which manual should this procedure be read alongside?"
+    turn = assistant.triage(state, ranking[0], ranking, text=text)
+    assert responses(turn) == ["utter_answer"]
+    assert "Greater Manchester Safeguarding Children Procedures Manual" in turn.replies[0].variables["answer"]
