@@ -112,14 +112,25 @@ class AssistantAction(Action, abc.ABC):
             return []
         except Exception as error:  # a person must get a sentence, never silence or a stack trace
             if records_down(self.name(), error):
-                # The transaction was rolled back: say so, keep the slots (the form's answers) so
-                # that asking again once the database is back saves them.
-                dispatcher.utter_message(response=self.unavailable_response)
+                # The transaction was rolled back (or, if the connection went during COMMIT, may
+                # have been committed): say which, keep the slots (the form's answers) so that
+                # asking again once the database is back saves them, once.
+                dispatcher.utter_message(response=UNCERTAIN_RESPONSE if uncertain(error) else self.unavailable_response)
                 return []
             logger.exception("action %s failed", self.name())
             dispatcher.utter_message(response="utter_something_went_wrong")
             return []
         return send(dispatcher, turn)
+
+
+UNCERTAIN_RESPONSE = "utter_records_uncertain"
+
+
+def uncertain(error: BaseException) -> bool:
+    """Whether the records database went away during COMMIT (the work may have been saved)."""
+    from bot.records.db import CommitUncertain
+
+    return isinstance(error, CommitUncertain)
 
 
 def records_down(name: str, error: BaseException) -> bool:

@@ -36,14 +36,31 @@ class DatabaseUnavailable(RuntimeError):
     """The records database cannot be reached or written; the message says so in a sentence."""
 
 
+class CommitUncertain(RuntimeError):
+    """The connection failed during COMMIT itself: the server may have committed the work before
+    it went, or not. Said as such (never "nothing was saved"); sending the request again is safe,
+    since opening and moving a record are idempotent."""
+
+
 def unavailable(error: BaseException) -> bool:
     """Whether ``error`` says the records database could not be reached or written just now
     (server down or restarting, connection dropped, pool exhausted, SQLite locked or read-only):
     the transaction was rolled back, and the same request may succeed later. Integrity errors and
     bugs are not this."""
+    if isinstance(error, CommitUncertain):
+        return True
     if isinstance(error, (OperationalError, InterfaceError, PoolTimeout)):
         return True
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+def _roll_back_quietly(session: Session) -> None:
+    """Roll back after a failed commit; on a dropped connection that can fail too, and the
+    commit's own error is the one to report."""
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone; the commit's error follows
+        logger.debug("rollback after a failed commit failed as well", exc_info=True)
 
 
 def reason(error: BaseException) -> str:
@@ -129,11 +146,18 @@ class Database:
         """A unit of work: committed if the block succeeds, rolled back otherwise."""
         session = self.sessions()
         try:
-            yield session
-            session.commit()
-        except Exception:
-            session.rollback()
-            raise
+            try:
+                yield session
+            except Exception:
+                session.rollback()
+                raise
+            try:
+                session.commit()
+            except Exception as error:
+                _roll_back_quietly(session)
+                if unavailable(error):
+                    raise CommitUncertain(reason(error)) from error
+                raise
         finally:
             session.close()
 

@@ -207,3 +207,28 @@ def test_the_stage_outcome_is_asked_while_the_database_is_down(database_down):
 def test_my_escalations_while_the_database_is_down_is_a_sentence(database_down):
     events, messages = run(ActionListEscalations(), tracker("my escalations", "my_escalations"))
     assert events == [] and responses(messages) == ["utter_records_unavailable"]
+
+
+def test_a_connection_lost_during_commit_is_said_as_uncertain_and_sending_again_saves_once(records_dir, monkeypatch):
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    lost = []
+
+    def connection_lost_after_the_commit(session):
+        # The server committed; the answer to COMMIT never came back.
+        if not lost:
+            lost.append(True)
+            raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    event.listen(Session, "after_commit", connection_lost_after_the_commit)
+    try:
+        events, messages = run(ActionOpenEscalation(), tracker("", "affirm", slots=FORM))
+    finally:
+        event.remove(Session, "after_commit", connection_lost_after_the_commit)
+    assert events == [] and responses(messages) == ["utter_records_uncertain"]
+    assert len(stored(records_dir)) == 1  # it was saved, and the sentence did not say otherwise
+    events, messages = run(ActionOpenEscalation(), tracker("", "affirm", slots=FORM))
+    assert len(stored(records_dir)) == 1  # sent again: still one record
+    assert "ESC-" in " ".join(str(m) for m in messages)

@@ -133,3 +133,27 @@ def test_after_postgresql_restarts_the_same_engine_works_again_and_nothing_was_h
         assert actions == ["escalation.opened", "stage.recorded", "stage.escalated"]
     finally:
         database.dispose()
+
+
+def test_only_a_failure_of_commit_itself_is_uncertain(database):
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from bot.records.db import CommitUncertain
+
+    dropped = OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+    with pytest.raises(OperationalError):  # inside the unit of work: rolled back, said as such
+        with database.session():
+            raise dropped
+
+    def commit_lost(session):
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))
+
+    event.listen(Session, "before_commit", commit_lost)
+    try:
+        with pytest.raises(CommitUncertain) as raised:
+            with database.session() as session:
+                session.execute(text("SELECT 1"))
+    finally:
+        event.remove(Session, "before_commit", commit_lost)
+    assert unavailable(raised.value) and "server closed the connection" in str(raised.value)
