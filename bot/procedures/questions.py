@@ -557,6 +557,17 @@ def facts_of(pack: Pack) -> list[tuple[str, Source]]:
     return found
 
 
+@functools.lru_cache(maxsize=64)
+def _question_vector(text: str):
+    """A question's embedding. A turn may rank the same text more than once (whether it is a
+    question the seed answers, then the answer itself); the encoder runs once. Read-only."""
+    from bot.nlp.encoder import shared_encoder
+
+    vector = shared_encoder().encode([text])[0]
+    vector.setflags(write=False)
+    return vector
+
+
 @functools.lru_cache(maxsize=16)
 def _fact_vectors(pack_id: str, texts: tuple[str, ...]):
     from bot.nlp.encoder import shared_encoder
@@ -566,11 +577,9 @@ def _fact_vectors(pack_id: str, texts: tuple[str, ...]):
 
 def by_meaning(pack: Pack, question: str) -> Answer:
     """The pack's statement closest in meaning to the question, if close enough."""
-    from bot.nlp.encoder import shared_encoder
-
     facts = facts_of(pack)
     vectors = _fact_vectors(pack.id, tuple(text for text, _ in facts))
-    scores = vectors @ shared_encoder().encode([question])[0]
+    scores = vectors @ _question_vector(question)
     best = int(scores.argmax())
     if float(scores[best]) < RELEVANT:
         return _unknown(pack, "that")
@@ -682,12 +691,10 @@ def passage_evidence(pack: Pack, question: Question) -> list[Evidence]:
     """The evidence for each of the pack's passages, in the pack's order."""
     if not pack.passages:
         return []
-    from bot.nlp.encoder import shared_encoder
-
     found = _passage_index(
         pack.id, tuple(p.source.section for p in pack.passages), tuple(p.said for p in pack.passages)
     )
-    asked_vector = shared_encoder().encode([question.text])[0]
+    asked_vector = _question_vector(question.text)
     lowered = question.text.lower().replace("’", "'")
     asked = _content_words(question.text)
     aspects = [said for asks, said in ASPECT_PATTERNS if asks.search(lowered)]
