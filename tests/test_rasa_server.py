@@ -59,8 +59,11 @@ def installed(monkeypatch):
     monkeypatch.setattr(rasa_server, "_ORIGINAL_RESOLVE", None)
     from rasa.core.actions.forms import FormAction
 
+    from rasa.core.actions.action import ActionExtractSlots
+
     for kind in (RemoteAction, FormAction):
         monkeypatch.setattr(kind, "run", kind.run)
+    monkeypatch.setattr(ActionExtractSlots, "_execute_validation_action", ActionExtractSlots._execute_validation_action)
     monkeypatch.setattr(rasa_server, "_ORIGINAL_RUNS", {})
     rasa_server._resolve_by_type_cached.cache_clear()
     rasa_server.install()
@@ -151,6 +154,47 @@ async def test_a_forms_validation_is_not_answered_for_but_its_form_is(unreachabl
         await RemoteAction("validate_escalation_form", endpoint).run(channel, nlg, tracker, domain)
     events = await FormAction("escalation_form", endpoint).run(channel, nlg, tracker, domain)
     assert [type(e) for e in events] == [BotUttered]  # no slot, no active loop: nothing unvalidated
+
+
+@pytest.mark.asyncio
+async def test_slot_mappings_are_sent_for_validation_only_when_a_slot_has_a_validator(unreachable_action_server):
+    from rasa.core.actions.action import ActionExtractSlots
+    from rasa.shared.core.events import SlotSet
+
+    domain, tracker, endpoint, channel, nlg = unreachable_action_server
+    assert rasa_server.slot_mapping_validators() == {"partnership", "subject"}
+    extract = ActionExtractSlots(endpoint)
+    # Nothing to validate: no call (the action server is down, so a call would fail).
+    assert await extract._execute_validation_action([], channel, nlg, tracker, domain) == []
+    unvalidated = [SlotSet("case_reference", "ASC-100042"), SlotSet("requested_slot", "agency")]
+    assert await extract._execute_validation_action(unvalidated, channel, nlg, tracker, domain) == unvalidated
+    # A slot with a validator: the call is made (and, the server being down, the practitioner told).
+    answered = await extract._execute_validation_action([SlotSet("partnership", "Bury")], channel, nlg, tracker, domain)
+    assert "send it again in a minute" in answered[0].text
+
+
+@pytest.mark.asyncio
+async def test_what_is_not_sent_for_validation_is_what_the_action_would_have_answered(unreachable_action_server):
+    from rasa.core.actions.action import ActionExtractSlots
+    from rasa.shared.core.events import SlotSet
+    from rasa.shared.core.trackers import EventVerbosity
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions.validation import ValidateSlotMappings
+
+    domain, tracker, endpoint, channel, nlg = unreachable_action_server
+    extracted = [SlotSet("case_reference", "ASC-100042"), SlotSet("requested_slot", "agency")]
+    tracker.update_with_events(extracted, domain)
+    dispatcher = CollectingDispatcher()
+    answered = await ValidateSlotMappings().run(dispatcher, Tracker.from_dict(tracker.current_state(EventVerbosity.ALL)), domain.as_dict())
+    assert not dispatcher.messages
+    # What Rasa makes of the answer: the slots it returns, and the extracted slots it did not
+    # return taken as valid (ActionExtractSlots._execute_validation_action).
+    returned = [SlotSet(e["name"], e["value"]) for e in answered]
+    rasa_would_keep = returned + [e for e in extracted if e.key not in {r.key for r in returned}]
+    kept = await ActionExtractSlots(endpoint)._execute_validation_action(extracted, channel, nlg, tracker, domain)
+    assert kept == rasa_would_keep
 
 
 def test_only_an_unreachable_server_counts():
