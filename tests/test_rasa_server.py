@@ -64,6 +64,9 @@ def installed(monkeypatch):
     for kind in (RemoteAction, FormAction):
         monkeypatch.setattr(kind, "run", kind.run)
     monkeypatch.setattr(ActionExtractSlots, "_execute_validation_action", ActionExtractSlots._execute_validation_action)
+    from rasa.core.processor import MessageProcessor
+
+    monkeypatch.setattr(MessageProcessor, "parse_message", MessageProcessor.parse_message)
     monkeypatch.setattr(rasa_server, "_ORIGINAL_RUNS", {})
     rasa_server._resolve_by_type_cached.cache_clear()
     rasa_server.install()
@@ -195,6 +198,44 @@ async def test_what_is_not_sent_for_validation_is_what_the_action_would_have_ans
     rasa_would_keep = returned + [e for e in extracted if e.key not in {r.key for r in returned}]
     kept = await ActionExtractSlots(endpoint)._execute_validation_action(extracted, channel, nlg, tracker, domain)
     assert kept == rasa_would_keep
+
+
+@pytest.fixture(scope="module")
+def agent():
+    from rasa.core.agent import Agent
+
+    from bot.serve import MODEL
+
+    if not MODEL.is_file():
+        pytest.fail(f"no trained model at {MODEL}: run `make train` first")
+    return Agent.load(str(MODEL))
+
+
+@pytest.mark.asyncio
+async def test_a_message_is_understood_on_the_nlu_thread_exactly_as_rasa_does(agent, installed):
+    import threading
+
+    from rasa.core.channels.channel import UserMessage
+
+    processor = agent.processor
+    original = rasa_server._ORIGINAL_RUNS[type(processor)]
+    graph = processor._parse_message_with_graph
+    threads = []
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return graph(*args, **kwargs)
+
+    processor._parse_message_with_graph = recording
+    try:
+        for text in ["the other agency closed the case and I disagree", '/choose_partnership{"partnership": "bury-adults"}', "ASC-100042"]:
+            message = UserMessage(text, sender_id="parse-test")
+            patched = await processor.parse_message(message)
+            assert threads.pop().startswith("nlu")
+            assert patched == await original(processor, message)
+            assert threads.pop() == threading.current_thread().name
+    finally:
+        del processor._parse_message_with_graph
 
 
 def test_only_an_unreachable_server_counts():
