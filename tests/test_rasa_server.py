@@ -57,20 +57,14 @@ def installed(monkeypatch):
     monkeypatch.setattr(RemoteAction, "_validate_action_result", RemoteAction.__dict__["_validate_action_result"])
     monkeypatch.setattr(Event, "resolve_by_type", Event.__dict__["resolve_by_type"])
     monkeypatch.setattr(rasa_server, "_ORIGINAL_RESOLVE", None)
-    from rasa.core.actions.forms import FormAction
-
-    from rasa.core.actions.action import ActionExtractSlots
-
-    for kind in (RemoteAction, FormAction):
-        monkeypatch.setattr(kind, "run", kind.run)
-    monkeypatch.setattr(ActionExtractSlots, "_execute_validation_action", ActionExtractSlots._execute_validation_action)
-    from rasa.core.processor import MessageProcessor
-
-    monkeypatch.setattr(MessageProcessor, "parse_message", MessageProcessor.parse_message)
-    monkeypatch.setattr(rasa_server, "_ORIGINAL_RUNS", {})
+    for (kind, name), original in rasa_server.ORIGINALS.items():  # installed before: Rasa's own first
+        monkeypatch.setattr(kind, name, original)
+    monkeypatch.setattr(rasa_server, "ORIGINALS", {})
     rasa_server._resolve_by_type_cached.cache_clear()
     rasa_server.install()
     yield
+    for (kind, name), original in rasa_server.ORIGINALS.items():
+        setattr(kind, name, original)
     event.remove(Engine, "connect", rasa_server._on_connect)
     rasa_server._resolve_by_type_cached.cache_clear()
 
@@ -218,7 +212,7 @@ async def test_a_message_is_understood_on_the_nlu_thread_exactly_as_rasa_does(ag
     from rasa.core.channels.channel import UserMessage
 
     processor = agent.processor
-    original = rasa_server._ORIGINAL_RUNS[type(processor)]
+    original = rasa_server.ORIGINALS[type(processor), "parse_message"]
     graph = processor._parse_message_with_graph
     threads = []
 
@@ -257,3 +251,62 @@ def test_only_an_unreachable_server_counts():
         assert rasa_server.action_server_unreachable(wrapped)
     assert not rasa_server.action_server_unreachable(aiohttp.ClientResponseError(request, (), status=400))
     assert not rasa_server.action_server_unreachable(ValueError("a bug in an action"))
+
+
+def _conversation(domain):
+    from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered("they closed the case", {"name": "professional_disagreement", "confidence": 0.99}),
+        SlotSet("partnership", "bury-children"),
+        ActionExecuted("action_triage"),
+        BotUttered("Which safeguarding partnership?"),
+        ActionExecuted("escalation_form"),
+        ActiveLoop("escalation_form"),
+        SlotSet("requested_slot", "case_reference"),
+        ActionExecuted("action_listen"),
+        UserUttered("ASC-100042", {"name": "inform", "confidence": 0.9}),
+        SlotSet("case_reference", "ASC-100042"),
+        SlotSet("partnership", "south-tyneside"),
+    ]
+    return DialogueStateTracker.from_events("recent-events", events, slots=domain.slots)
+
+
+def test_the_action_server_is_sent_earlier_slots_and_forms_and_everything_since_the_latest_message(unreachable_action_server):
+    from rasa.shared.core.trackers import EventVerbosity
+
+    domain, _, endpoint, _, _ = unreachable_action_server
+    tracker = _conversation(domain)
+    sent = RemoteAction("action_triage", endpoint)._action_call_format(tracker, domain)["tracker"]
+    assert [(e["event"], e.get("name") or e.get("text")) for e in sent["events"]] == [
+        ("slot", "partnership"),
+        ("active_loop", "escalation_form"),
+        ("slot", "requested_slot"),
+        ("user", "ASC-100042"),
+        ("slot", "case_reference"),
+        ("slot", "partnership"),
+    ]
+    full = tracker.current_state(EventVerbosity.ALL)
+    assert {key: value for key, value in sent.items() if key != "events"} == {key: value for key, value in full.items() if key != "events"}
+
+
+def test_what_the_actions_read_of_the_conversation_is_the_same_in_the_events_sent(unreachable_action_server):
+    from rasa.shared.core.trackers import EventVerbosity
+    from rasa_sdk import Tracker
+
+    from actions.records import _answered_since_user_spoke
+    from actions.validation import _previous
+
+    domain, _, endpoint, _, _ = unreachable_action_server
+    tracker = _conversation(domain)
+    full = Tracker.from_dict(tracker.current_state(EventVerbosity.ALL))
+    sent = Tracker.from_dict(RemoteAction("action_triage", endpoint)._action_call_format(tracker, domain)["tracker"])
+    for slot in ("partnership", "case_reference", "requested_slot", "subject"):
+        assert _previous(sent, slot) == _previous(full, slot)
+    assert _previous(sent, "partnership") == "bury-children"
+    assert _answered_since_user_spoke(sent) == _answered_since_user_spoke(full)
+    assert sent.slots_to_validate() == full.slots_to_validate() == {"case_reference": "ASC-100042", "partnership": "south-tyneside"}
+    assert sent.latest_message == full.latest_message and sent.get_latest_input_channel() == full.get_latest_input_channel()
+    assert rasa_server.recent_events([{"event": "slot"}, {"event": "bot"}]) == [{"event": "slot"}, {"event": "bot"}]
