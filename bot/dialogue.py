@@ -268,10 +268,15 @@ class Assistant:
         return turn
 
     def _say_emergency_first(self, turn: Turn, state: State) -> None:
-        lines = guidance.immediate_risk_lines(
-            self.library, self.library.get(state.partnership), state.subject
-        )
-        turn.say("utter_emergency_first", emergency=lines[0].text)
+        """999 first; with a partnership chosen, also what its own procedure says of immediate
+        risk ("referred immediately to the Police/Social Care … whilst the dispute is being
+        resolved"), cited."""
+        lines = guidance.immediate_risk_lines(self.library, self.library.get(state.partnership), state.subject)
+        own = [line for line in lines[1:] if not line.cited.startswith(f"{self.library.general.label}:")]
+        procedure = "".join(f"\n{line.text}" for line in own)
+        if own:
+            procedure += "\n" + guidance.sources_text(own, self.library)
+        turn.say("utter_emergency_first", emergency=lines[0].text, procedure=procedure)
 
     def _conduct(self, state: State, turn: Turn) -> Turn:
         pack = self.library.get(state.partnership)

@@ -176,6 +176,20 @@ def test_unsure_with_plausible_risk_says_999_before_asking(assistant):
     turn = assistant.triage(State(), ranking[0], ranking)
     assert responses(turn) == ["utter_emergency_first", "utter_ask_route"]
     assert "999" in turn.replies[0].variables["emergency"]
+    assert turn.replies[0].variables["procedure"] == ""  # no partnership chosen: 999 alone
+
+
+def test_unsure_with_plausible_risk_gives_the_partnerships_own_words_on_imminent_risk_after_999(assistant):
+    ranking = [
+        {"name": "professional_disagreement", "confidence": 0.45},
+        {"name": "immediate_risk", "confidence": 0.3},
+    ]
+    turn = assistant.triage(State(partnership="cambs-peterborough-adults"), ranking[0], ranking)
+    assert responses(turn) == ["utter_emergency_first", "utter_ask_route"]
+    first = turn.replies[0].variables
+    assert "999" in first["emergency"]
+    assert "referred immediately to the Police/Social Care" in first["procedure"]
+    assert "Source: Cambridgeshire & Peterborough procedure (003_c453dfc5e6d1359d.txt), 2. Key Principles" in first["procedure"]
 
 
 def test_resolved_says_what_to_record(assistant, library):

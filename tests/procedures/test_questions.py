@@ -309,6 +309,11 @@ EVERYDAY_QUESTIONS = [
     ("bury-children", "I've filled in the request for resolution document, where does it go?", "bsp@bury.gov.uk"),
     # who can help is the partnership's contact
     ("bury-children", "who can help me find the right manager in the other agency?", "bsp@bury.gov.uk"),
+    # finding who to escalate to in the other agency is the seed's sentence on key contacts
+    ("bury-children", "how do I find out who to escalate to in another agency?", "Professionals are responsible for finding out the key contacts"),
+    # the procedure's aim, where disagreements crop up
+    ("cambs-peterborough-adults", "what's the main aim of this policy?", "resolve a professional disagreement at the earliest possible stage"),
+    ("warrington-adults", "where do disputes between services typically crop up?", "roles and responsibilities"),
     # who else is told at a stage: the stage's own action
     ("bury-children", "at level 1 who else should I inform?", "Inform the lead professional/chair"),
     # harm described rather than named: the seed's immediate-risk lines
