@@ -128,7 +128,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.DOCUMENT, re.compile(r"\b((when|what date|what year) (was|is|were|did) (it|this|the|our)( \w+)? (policy|procedure|protocol|document|guidance|briefing)( last)? (approved|reviewed|updated|published|written|issued|signed off|dated|agreed|due)|when was it (last )?(approved|reviewed|updated|published|written)|(review|approval|publication) date|due (for|a) review|(policy|procedure|protocol|document|guidance)( last)? (reviewed|updated|approved)|how (old|recent|current) is (it|this|the)|(which|what) version|is (it|this|the \w+) (still )?(current|in date|out of date|up to date))")),
     (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\b(background|what's the point of|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
     (Topic.IMMEDIATE_RISK, re.compile(r"\b(imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent|come to (serious |significant )?harm|(seriously|badly) (hurt|harmed|injured)|(serious|significant) harm (today|tonight|now|right now)|at risk of (serious |significant )?harm (today|tonight|now))")),
-    (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically )?(arise|come up|crop up|happen|occur)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
+    (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically )?(arise|come up|crop up|happen|occur)|(most )?(common|usual|typical|main|frequent) (things|areas|issues|reasons|causes|sources)\b.{0,40}\b(disagree|dispute|differ|challenge)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
     (Topic.NOT_COVERED, re.compile(r"\b(does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
     (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (do|should|must) i (need to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
@@ -177,7 +177,7 @@ def read_question(text: str, pack: Pack) -> Question:
     """The topic and stage a question names, in ``pack``'s numbering."""
     lowered = re.sub(r"\s+", " ", text.lower().replace("’", "'"))
     stage = None
-    named = []  # (index in the pack, sentence of the question) of each stage named by number
+    named = []  # (index in the pack, clause of the question) of each stage named by number
     if FINAL_STAGE.search(lowered):
         stage = len(pack.stages) - 1
     else:
@@ -223,15 +223,16 @@ def read_question(text: str, pack: Pack) -> Question:
         and (topic is not Topic.TIMESCALE or re.search(r"\b(who|where|next|then)\b", lowered))
     ):
         # "who does it go to if stage 2 doesn't resolve it?" is about the stage after; "still
-        # not sorted. what happens at stage 2?" is about stage 2 itself.
+        # not sorted. what happens at stage 2?" (or "…, what happens at stage 2?") is about stage 2.
         return Question(topic=topic, stage=stage + 1, text=text, after=stage)
     return Question(topic=topic, stage=stage, text=text)
 
 
 def _sentence_around(lowered: str, at: int) -> str:
-    """The sentence of ``lowered`` that holds position ``at``."""
-    start = max(lowered.rfind(end, 0, at) for end in ".?!;") + 1
-    ends = [i for i in (lowered.find(end, at) for end in ".?!;") if i >= 0]
+    """The clause of ``lowered`` that holds position ``at`` ("if talking hasn't resolved it,
+    | what happens at level 2?")."""
+    start = max(lowered.rfind(end, 0, at) for end in ".?!;,") + 1
+    ends = [i for i in (lowered.find(end, at) for end in ".?!;,") if i >= 0]
     return lowered[start : min(ends, default=len(lowered))]
 
 

@@ -314,6 +314,9 @@ EVERYDAY_QUESTIONS = [
     # the procedure's aim, where disagreements crop up
     ("cambs-peterborough-adults", "what's the main aim of this policy?", "resolve a professional disagreement at the earliest possible stage"),
     ("warrington-adults", "where do disputes between services typically crop up?", "roles and responsibilities"),
+    ("warrington-adults", "what are the usual issues that agencies disagree over?", "roles and responsibilities"),
+    # "…hasn't sorted it, what happens at level 2?" asks about level 2 itself
+    ("bury-children", "if a chat with the school nurse hasn't sorted it, what happens at level 2?", "opposite manager in the other agency"),
     # who else is told at a stage: the stage's own action
     ("bury-children", "at level 1 who else should I inform?", "Inform the lead professional/chair"),
     # harm described rather than named: the seed's immediate-risk lines
