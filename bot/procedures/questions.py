@@ -87,6 +87,10 @@ UNRESOLVED = re.compile(r"\b((got|get|gone|went|going|getting) nowhere|no (joy|l
 # Who the procedure is for ("is it just for frontline staff?"): the seed says it in its own words.
 AUDIENCE = re.compile(r"\b((cover|apply|applies|for)\b.{0,12}\b(adults?|child(ren)?('?s)?)\b.{0,20}\b(both|adults?|child(ren)?('?s)?)|aimed at|(who|whom) is (it|this|the \w+( \w+)?) (for|aimed)|just for|only for|intended for|who (does|do) (it|this|the \w+( \w+)?) (apply|cover))\b")
 # When a stage's people come in ("when do line managers get involved?").
+# How a matter reaches a body or stage, as opposed to what that body does.
+HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60}\b(escalated|referred|taken|passed|get|gets|go|goes) (to|up)\b|\bthrough whom\b|\bvia whom\b|\bwhat(('s| is) the)? route\b")
+# A stage named by its people rather than its number ("at practitioner level").
+AT_A_LEVEL = re.compile(r"\b(at|during|in) (the )?([a-z' ]{3,40}?) (level|stage|step|tier)\b")
 WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
 # The first stage described rather than named: a talk with the other professional.
 FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called|raised?|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)? directly)")
@@ -189,9 +193,14 @@ def read_question(text: str, pack: Pack) -> Question:
                 named.append((index, _sentence_around(lowered, match.start())))
         if named:
             stage = named[-1][0]
+    if stage is None and (at_a_level := AT_A_LEVEL.search(lowered)):
+        stage = _stage_of_people(pack, at_a_level.group(3))  # "at practitioner level"
     if stage is None and re.search(r"\b(first|to start|begin|start with)\b", lowered):
         stage = 0
     topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(lowered)), None)
+    if topic is Topic.FINAL and HOW_IT_GETS_THERE.search(lowered):
+        # "how is it escalated to the Board, through whom?": the last stage's first actions
+        return Question(topic=Topic.ACTIONS, stage=len(pack.stages) - 1, text=text)
     if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details", lowered):
         topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
     if MEDIUM.search(lowered) and topic in (Topic.CONTACT, Topic.WHO, Topic.ACTIONS, Topic.FORM):

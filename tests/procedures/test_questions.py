@@ -315,6 +315,10 @@ EVERYDAY_QUESTIONS = [
     ("cambs-peterborough-adults", "what's the main aim of this policy?", "resolve a professional disagreement at the earliest possible stage"),
     ("warrington-adults", "where do disputes between services typically crop up?", "roles and responsibilities"),
     ("warrington-adults", "what are the usual issues that agencies disagree over?", "roles and responsibilities"),
+    # a stage named by its people, not its number
+    ("bury-children", "during the manager level, who should be told?", "Level 2: Line Manager to Line Manager"),
+    # how a matter gets to the final body is that stage's first action, not what the body does
+    ("cambs-peterborough-adults", "how would a case be taken to the executive board, and through whom?", "made via the Head of Service"),
     # "…hasn't sorted it, what happens at level 2?" asks about level 2 itself
     ("bury-children", "if a chat with the school nurse hasn't sorted it, what happens at level 2?", "opposite manager in the other agency"),
     # who else is told at a stage: the stage's own action
