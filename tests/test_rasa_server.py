@@ -310,3 +310,37 @@ def test_what_the_actions_read_of_the_conversation_is_the_same_in_the_events_sen
     assert sent.slots_to_validate() == full.slots_to_validate() == {"case_reference": "ASC-100042", "partnership": "south-tyneside"}
     assert sent.latest_message == full.latest_message and sent.get_latest_input_channel() == full.get_latest_input_channel()
     assert rasa_server.recent_events([{"event": "slot"}, {"event": "bot"}]) == [{"event": "slot"}, {"event": "bot"}]
+
+
+@pytest.mark.asyncio
+async def test_the_graph_runs_its_nodes_in_order_with_dasks_results(agent, installed):
+    from rasa.core.channels.channel import UserMessage
+    from rasa.engine.runner.dask import DaskGraphRunner
+    from rasa.shared.core.events import ActionExecuted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    processor = agent.processor
+    runner = processor.graph_runner
+    with_dask = rasa_server.ORIGINALS[DaskGraphRunner, "run"]
+    message = UserMessage("the hospital discharged him and I disagree with that", sender_id="graph-test")
+    tracker = DialogueStateTracker.from_events("graph-test", [], slots=agent.domain.slots)
+    nlu_inputs = {"__message__": [message], "__tracker__": tracker}
+    nlu_target = [processor.model_metadata.nlu_target]
+    in_order = runner.run(inputs=nlu_inputs, targets=nlu_target)
+    parsed = in_order[nlu_target[0]][0]
+    by_dask = with_dask(runner, inputs=nlu_inputs, targets=nlu_target)[nlu_target[0]][0]
+    assert parsed.as_dict(only_output_properties=True) == by_dask.as_dict(only_output_properties=True)
+    assert parsed.get("intent")["name"] == "professional_disagreement"
+    # The policies' prediction for the conversation so far.
+    tracker.update(ActionExecuted("action_listen"))
+    tracker.update(UserUttered(message.text, parsed.get("intent"), parse_data=parsed.as_dict()))
+    core_inputs = {"__tracker__": tracker}
+    core_target = [processor.model_metadata.core_target]
+    predicted = runner.run(inputs=core_inputs, targets=core_target)[core_target[0]]
+    assert predicted.max_confidence_index == with_dask(runner, inputs=core_inputs, targets=core_target)[core_target[0]].max_confidence_index
+    assert predicted.policy_name == with_dask(runner, inputs=core_inputs, targets=core_target)[core_target[0]].policy_name
+    # Each needed node once, after the nodes it needs.
+    order = rasa_server._execution_order(runner, tuple(core_target))
+    assert len(order) == len(set(order)) and order[-1] == core_target[0]
+    for position, name in enumerate(order):
+        assert all(need in order[:position] for need in runner._graph_schema.nodes[name].needs.values() if need in runner._graph_schema.nodes)
