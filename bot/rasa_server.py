@@ -1,4 +1,4 @@
-"""``python -m bot.rasa_server run …``: Rasa's own command line, with seven fixes to Rasa 3.6's
+"""``python -m bot.rasa_server run …``: Rasa's own command line, with eight fixes to Rasa 3.6's
 per-message costs, and one to its silence when the action server cannot be reached, installed
 first. ``make serve`` starts the Rasa server this way; everything
 else (arguments, behaviour, answers) is ``python -m rasa``'s.
@@ -63,6 +63,15 @@ conversations up:
   outputs of the nodes it needs, as dask calls them: the same nodes, inputs and results, without
   the scheduler.
 
+* **A conversation's applied events are worked out from where they were last worked out.**
+  ``DialogueStateTracker.applied_events`` (the events not undone by a restart, a rewind or a
+  form's repeated runs) folds over every event of the conversation, and Rasa calls it several
+  times a message (to start a session, to replay the conversation into the policies' states). Here
+  a tracker remembers its last result; when events have only been appended since, and they start
+  no form that was not already in the conversation (the fold treats a form's runs by the forms the
+  whole conversation has), the fold goes on from there over the new events, step by step as
+  Rasa's. Otherwise it is Rasa's own, from the start.
+
 And one for the people using it:
 
 * **A clear sentence when the action server is not there.** When the action server cannot be
@@ -78,9 +87,10 @@ And one for the people using it:
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 logger = logging.getLogger(__name__)
 
@@ -296,6 +306,59 @@ def _running_nodes_in_order(original: Callable) -> Callable:
     return run
 
 
+def _apply(tracker: Any, events: Iterable[Any], loop_names: frozenset[str], applied: list) -> None:
+    """Rasa 3.6's ``DialogueStateTracker.applied_events`` fold, over ``events``, into ``applied``."""
+    from rasa.shared.core.events import ActionExecuted, ActionReverted, Restarted, SessionStarted, UserUtteranceReverted, UserUttered
+
+    for event in events:
+        if isinstance(event, (Restarted, SessionStarted)):
+            applied.clear()
+        elif isinstance(event, ActionReverted):
+            tracker._undo_till_previous(ActionExecuted, applied)
+        elif isinstance(event, UserUtteranceReverted):
+            tracker._undo_till_previous(UserUttered, applied)
+            tracker._undo_till_previous(ActionExecuted, applied)
+        elif (
+            isinstance(event, ActionExecuted)
+            and event.action_name in loop_names
+            and not tracker._first_loop_execution_or_unhappy_path(event.action_name, applied)
+        ):
+            tracker._undo_till_previous_loop_execution(event.action_name, applied)
+        else:
+            applied.append(event)
+
+
+def _loop_names(events: Iterable[Any]) -> frozenset[str]:
+    from rasa.shared.core.events import ActiveLoop
+
+    return frozenset(event.name for event in events if isinstance(event, ActiveLoop) and event.name)
+
+
+def _applying_new_events_only(original: Callable) -> Callable:
+    """``DialogueStateTracker.applied_events``, going on from the tracker's last result when its
+    events have only been appended to since and name no new form."""
+
+    @functools.wraps(original)
+    def applied_events(self: Any) -> list:
+        events = self.events
+        count = len(events)
+        kept = self.__dict__.get("_bot_applied")
+        if kept is not None and count >= kept[0] > 0 and events[0] is kept[1] and events[kept[0] - 1] is kept[2]:
+            known, _, _, loop_names, applied = kept
+            new = list(itertools.islice(events, known, None))
+            if _loop_names(new) <= loop_names:
+                applied = list(applied)
+                _apply(self, new, loop_names, applied)
+                self.__dict__["_bot_applied"] = (count, events[0], events[-1], loop_names, applied)
+                return list(applied)
+        applied = original(self)
+        if count:
+            self.__dict__["_bot_applied"] = (count, events[0], events[-1], _loop_names(events), list(applied))
+        return applied
+
+    return applied_events
+
+
 @functools.lru_cache(maxsize=1)
 def _nlu_thread() -> Any:
     from concurrent.futures import ThreadPoolExecutor
@@ -364,6 +427,7 @@ def install() -> None:
     from rasa.core.processor import MessageProcessor
     from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.shared.core.events import Event
+    from rasa.shared.core.trackers import DialogueStateTracker
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -377,6 +441,7 @@ def install() -> None:
     _wrap(RemoteAction, "_action_call_format", _sending_recent_events)
     _wrap(MessageProcessor, "parse_message", _parsing_off_the_event_loop)
     _wrap(DaskGraphRunner, "run", _running_nodes_in_order)
+    _wrap(DialogueStateTracker, "applied_events", _applying_new_events_only)
     if not event.contains(Engine, "connect", _on_connect):
         event.listen(Engine, "connect", _on_connect)
 

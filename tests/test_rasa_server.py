@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.events import Event
@@ -344,3 +346,55 @@ async def test_the_graph_runs_its_nodes_in_order_with_dasks_results(agent, insta
     assert len(order) == len(set(order)) and order[-1] == core_target[0]
     for position, name in enumerate(order):
         assert all(need in order[:position] for need in runner._graph_schema.nodes[name].needs.values() if need in runner._graph_schema.nodes)
+
+
+def _event_kinds():
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActionReverted,
+        ActiveLoop,
+        DefinePrevUserUtteredFeaturization,
+        Restarted,
+        SessionStarted,
+        SlotSet,
+        UserUtteranceReverted,
+        UserUttered,
+    )
+
+    return [
+        lambda: ActionExecuted("action_listen"),
+        lambda: ActionExecuted("action_triage"),
+        lambda: ActionExecuted("escalation_form"),
+        lambda: ActionExecuted("outcome_form"),
+        lambda: UserUttered("not resolved", {"name": "not_resolved", "confidence": 0.9}),
+        lambda: ActiveLoop("escalation_form"),
+        lambda: ActiveLoop("outcome_form"),
+        lambda: ActiveLoop(None),
+        lambda: SlotSet("stage", 1),
+        lambda: DefinePrevUserUtteredFeaturization(False),
+        lambda: ActionReverted(),
+        lambda: UserUtteranceReverted(),
+        lambda: Restarted(),
+        lambda: SessionStarted(),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(steps=st.lists(st.lists(st.integers(min_value=0, max_value=13), min_size=1, max_size=6), min_size=1, max_size=12))
+def test_applied_events_going_on_from_the_last_result_are_rasas(steps):
+    """Random conversations (forms started, run, interrupted, rewound, restarted), grown a few
+    events at a time, with the applied events asked after each growth: always Rasa's."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    rasas = DialogueStateTracker.__dict__["applied_events"]
+    ours = rasa_server._applying_new_events_only(rasas)
+    kinds = _event_kinds()
+    tracker = DialogueStateTracker("applied-events", [])
+    for step in steps:
+        for kind in step:
+            tracker.events.append(kinds[kind]())
+        expected = rasas(tracker)
+        got = ours(tracker)
+        assert got == expected
+        got.append("changed by a caller")  # a caller's list is its own
+        assert ours(tracker) == expected
