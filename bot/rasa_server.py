@@ -4,7 +4,7 @@ first. ``make serve`` starts the Rasa server this way; everything
 else (arguments, behaviour, answers) is ``python -m rasa``'s.
 
 Measured with ``bench/conversations.py`` (a whole escalation conversation through the REST
-channel); each fix leaves what Rasa does unchanged and only stops it repeating work or holding other
+channel); each fix leaves what Rasa decides unchanged and only stops it repeating work or holding other
 conversations up:
 
 * **The action server's answers are validated against a schema compiled once.** Rasa checks every
@@ -29,7 +29,6 @@ conversations up:
   database, which keeps SQLite's full synchronous commits). The setting applies to every SQLite
   engine of this process, and the tracker store's is its only one: the records database is
   opened by the action server, the nudge scheduler and the web app, never by the Rasa server.
-
 * **Slot mappings are validated only when there is something to validate.** After every message
   Rasa's ``action_extract_slots`` calls ``action_validate_slot_mappings`` on the action server,
   rebuilding the conversation's tracker and sending all of it, even when no slot was extracted,
@@ -39,14 +38,12 @@ conversations up:
   kept as they are, which is exactly what that action would have answered (rasa_sdk's
   ``ValidationAction`` returns a slot without a validator unchanged). About a tenth of the
   server's time per message.
-
 * **A message is understood off the event loop.** Rasa runs the NLU pipeline inside the server's
   one event loop, so every other conversation waits while a message is encoded. Here it runs on
   one worker thread (only there, so the pipeline's components never run twice at once), and the
   rest of ``parse_message`` is Rasa's. The sentence encoder (ONNX Runtime) releases the GIL while
   it computes, so meanwhile the loop reads, saves and answers other conversations: about a
   sixth of the server's time per message no longer holds them up.
-
 * **The action server is sent what it reads of the conversation.** Rasa sends every event of
   the conversation with every call of a custom action or form validation (a 16-message escalation
   is 180 events, 65 kB of JSON by the end, about 1 ms to encode each time). Here the events from
@@ -55,14 +52,12 @@ conversations up:
   actions read the slots, the latest message and what happened since it, and a slot's earlier
   value (``actions/validation.py``); older messages and the bot's answers are left out. The
   slots, the latest message and the active form are sent as Rasa sends them.
-
 * **The model's graph runs its nodes in order, without dask.** Rasa 3.6 runs its NLU and policy
   graphs (three or four times a message) through ``dask.get``, which for each run rebuilds the
   graph, orders its tasks and schedules them one by one on the calling thread. Here the nodes a
   run needs are put in order once per set of targets and called in that order, each with the
   outputs of the nodes it needs, as dask calls them: the same nodes, inputs and results, without
   the scheduler.
-
 * **A conversation's applied events are worked out from where they were last worked out.**
   ``DialogueStateTracker.applied_events`` (the events not undone by a restart, a rewind or a
   form's repeated runs) folds over every event of the conversation, and Rasa calls it several
