@@ -272,7 +272,7 @@ class Assistant:
         risk ("referred immediately to the Police/Social Care … whilst the dispute is being
         resolved"), cited."""
         lines = guidance.immediate_risk_lines(self.library, self.library.get(state.partnership), state.subject)
-        own = [line for line in lines[1:] if not line.cited.startswith(f"{self.library.general.label}:")]
+        own = guidance.partnership_lines(lines[1:], self.library)
         procedure = "".join(f"\n{line.text}" for line in own)
         if own:
             procedure += "\n" + guidance.sources_text(own, self.library)

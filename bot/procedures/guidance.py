@@ -105,6 +105,11 @@ def conduct_lines(library: Library, pack: Pack | None, subject: str | None) -> l
     return _diversion_lines(library, pack, subject, "conduct")
 
 
+def partnership_lines(lines: Iterable[Line], library: Library) -> list[Line]:
+    """Those of ``lines`` from the partnership's own procedure, not from general guidance."""
+    return [line for line in lines if not line.cited.startswith(f"{library.general.label}: ")]
+
+
 def sources_text(lines: Iterable[Line], library: Library) -> str:
     """The lines' citations, one line each, with every general-guidance source on one line."""
     prefix = f"{library.general.label}: "
