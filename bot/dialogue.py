@@ -76,6 +76,14 @@ SPECIFIC_TOPICS = frozenset(
         questions.Topic.FINAL, questions.Topic.THEMES, questions.Topic.AUDIENCE, questions.Topic.CATEGORIES,
     }
 )  # fmt: skip
+# A question that only points back at what the message said before it ("Is that normal?", "Am I?").
+REFERS_BACK = re.compile(r"^((\w+ ){1,2}(that|this|it|these|those)\b(?! (stage|level|step|procedure|policy|protocol|process)\b)|(am|are|is|can|should|do|does) (i|we|they|it)\??$)|\b(that|this)\??$")
+# Asking what the procedure itself says of one's situation, which the walk does not answer.
+ABOUT_THE_PROCEDURE = re.compile(
+    r"\b(does|do|did|would|will) (the|this|our|my) (guidance|procedure|policy|protocol|briefing|document|partnership|board) (\w+ )?(recogni[sz]e|acknowledge|accept|say anything|mention|address)"
+    r"|\b(is|are) (that|this|it) (normal|common|usual|recogni[sz]ed|acknowledged|a (known|common|recogni[sz]ed) (issue|problem|thing))\b"
+    r"|\b(am i|are we|i'?m|i am|we'?re|we are) (not sure (if |whether )?(i'?m |we'?re |i am |we are )?)?(even )?(allowed|entitled|permitted) to (challenge|question|disagree|push back)\b"
+)
 ABOUT_A_STAGE = re.compile(r"\b(stage|level|step|manager|managers|lead|leads|head|heads|director|directors|board|partnership)s?\b")
 
 # What the assistant last asked for (slot AWAITING).
@@ -198,10 +206,11 @@ class Assistant:
         asked = self._plain_question(state, text) if unsure and not decision.risk_alert else None
         if asked:
             return self.question(state, asked)
-        if decision.route == DISAGREEMENT and not decision.risk_alert and state.stage is None and self._specific_question(state, text):
+        specific = self._specific_question(state, text) if decision.route == DISAGREEMENT and not decision.risk_alert and state.stage is None else None
+        if specific:
             # "…they closed it too early. Can two agencies escalate it jointly?": the question is
             # answered; the route is set, so the walk starts from there when they ask for it.
-            turn = self.question(state, asked_part(text))
+            turn = self.question(state, specific)
             turn.slots[ROUTE] = DISAGREEMENT
             turn.say("utter_offer_walk", buttons=[{"title": "Walk me through the stages", "payload": payload("what_next")}])
             return turn
@@ -476,27 +485,39 @@ class Assistant:
         turn.slots.update({AWAITING: None, PENDING_QUESTION: text})
         return turn
 
-    def _specific_question(self, state: State, text: str) -> bool:
-        """Whether a message that states a disagreement also asks something specific of the
-        procedure ("can we escalate jointly?", "how long does stage 2 take?"), which the
-        partnership's pack answers, rather than what to do about it (which the walk answers)."""
+    def _specific_question(self, state: State, text: str) -> str | None:
+        """The question, if a message that states a disagreement also asks something specific of
+        the procedure ("can we escalate jointly?", "how long does stage 2 take?", "am I even
+        allowed to challenge them?"), which the partnership's pack answers, rather than what to do
+        about it (which the walk answers); the whole message when the question only points back
+        at it ("…they're the experts. Is that a known issue?")."""
         pack = self.library.get(state.partnership)
         asked = asked_part(text)
         if pack is None or not asked or WHAT_TO_DO.search(text.lower().replace("’", "'")):
-            return False
+            return None
+        if REFERS_BACK.search(asked.lower().replace("’", "'")):
+            asked = text
+        if ABOUT_THE_PROCEDURE.search(asked.lower().replace("’", "'")):
+            return asked
         question = questions.read_question(asked, pack)
         if question.topic in SPECIFIC_TOPICS:
-            return True
-        return question.topic is None and questions.best_relevance(pack, asked) >= QUESTION_BESIDE_A_WORRY
+            return asked
+        if question.topic is None and questions.best_relevance(pack, asked) >= QUESTION_BESIDE_A_WORRY:
+            return asked
+        return None
 
     def _plain_question(self, state: State, text: str) -> str | None:
         """A question about the chosen partnership's procedure that its seed plainly answers: the
         whole message, or else its last sentence that asks ("I'm not sure about my thinking yet.
-        Can I talk it over first?"); None if neither."""
+        Can I talk it over first?"); or a message that asks where it goes once a stage the pack
+        names has failed ("heads of service have looked at it, still stuck. where now?"). None if
+        none of these."""
         pack = self.library.get(state.partnership)
         text = text.strip()
         if pack is None or not ASKED.search(text.lower()):
             return None
+        if questions.read_question(text, pack).after is not None:
+            return text
         return next((each for each in (text, asked_part(text)) if each and questions.plainly_answers(pack, each)), None)
 
     def _overview(self, state: State, turn: Turn) -> Turn:

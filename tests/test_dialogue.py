@@ -329,6 +329,39 @@ def test_a_disagreement_with_a_specific_question_gets_the_answer_then_the_offer_
     assert responses(turn)[0] == "utter_emergency_first"
 
 
+@pytest.mark.parametrize(
+    ("partnership", "text", "seed_says"),
+    [
+        # a question that points back at the worry is asked of the whole message
+        ("bury-adults", "The GP practice are the specialists so I feel I can't question them. Is that a known problem?", "one agency is seen as the “expert”"),
+        ("warrington-adults", "I'm a support worker and I'm not sure I'm allowed to challenge the hospital social worker. Am I?", "empowered and supported within their agencies to challenge"),
+        # asking what the procedure says of one's situation
+        ("bury-adults", "Nobody in my team ever challenges the consultants, they're the experts. Does the procedure acknowledge that?", "one agency is seen as the “expert”"),
+    ],
+)
+def test_a_worry_that_asks_what_the_procedure_says_of_it_is_answered_then_offered_the_walk(assistant, partnership, text, seed_says):
+    sure = [{"name": "professional_disagreement", "confidence": 0.9}, {"name": "immediate_risk", "confidence": 0.01}]
+    turn = assistant.triage(State(partnership=partnership), sure[0], sure, text=text)
+    assert responses(turn) == ["utter_answer", "utter_offer_walk"]
+    assert seed_says in turn.replies[0].variables["answer"]
+    assert turn.slots["route"] == "disagreement"
+
+
+def test_an_unsure_message_asking_where_it_goes_after_a_named_stage_is_answered(assistant):
+    unsure = [
+        {"name": "professional_disagreement", "confidence": 0.45},
+        {"name": "ask_procedure", "confidence": 0.35},
+        {"name": "immediate_risk", "confidence": 0.05},
+    ]
+    state = State(partnership="south-tyneside")
+    turn = assistant.triage(state, unsure[0], unsure, text="both heads of service have met and we're still stuck. where does it go now?")
+    assert responses(turn) == ["utter_answer"]
+    assert "passed to STSCP / STSAB Business Manager" in turn.replies[0].variables["answer"]
+    # A worry that names no question is still asked about.
+    turn = assistant.triage(state, unsure[0], unsure, text="both heads of service have met and we're still stuck")
+    assert responses(turn) == ["utter_ask_route"]
+
+
 def test_an_unsure_message_whose_last_sentence_asks_is_answered_from_that_sentence(assistant):
     ranking = [
         {"name": "professional_disagreement", "confidence": 0.45},

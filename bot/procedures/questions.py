@@ -61,7 +61,9 @@ ASPECTS = [
     (r"record|writing|\bwrite|\bnote|\blog|document|\bkeep", r"record|writing|written|document|\blog"),
     (r"e-?mail|contact|address|phone number", r"@|contact"),
     (r"train|induction|new starter|team meeting|aware|(my|our) (team|staff)|team leader", r"training|team meeting|team members|your team|aware"),
-    (r"junior|senior|status|experience|confiden|nervous|qualified|intimidat", r"status|experience|confidence|senior|unsupported"),
+    (r"junior|senior|status|experience|confiden|nervous|qualified|intimidat|awkward|uncomfortable|specialists?\b|experts?\b|pay grade|out of my depth|daunt|(feel|felt) (like )?(i )?(can'?t|cannot|unable)|hard to (challenge|question)", r"status|experience|confidence|senior|unsupported|unable to challenge|expert"),
+    # "am I allowed to challenge them?", "is challenging another agency frowned upon?"
+    (r"\b(allowed|entitled|permitted|my place|the right|ok|okay|acceptable|fine)( for (me|us|an? \w+))? to (challenge|question|disagree|push back)\b|\b(challeng\w*|question\w*|disagree\w*|push\w* back)\b.{0,40}\b(negative|positive|bad|good|frowned|rude|disloyal|unprofessional|welcome[d]?|encouraged|trouble)\b", r"all staff|opportunity to challenge|empowered|positive|encouraged|responsibility of all|respectful challenge|is expected"),
     (r"respond|react|defensive|attitude|open mind|rethink|reconsider|challenged", r"defensive|open mind|revise|review decisions|respect"),
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
@@ -82,10 +84,15 @@ SAME_AS = {
     "boss": "manager", "supervisor": "manager", "disagree": "disagreement", "dispute": "disagreement",
     "log": "record", "rethink": "review", "reconsider": "review", "nervous": "confidence",
     "confident": "confidence", "intimidated": "confidence", "junior": "status", "seniority": "status",
+    "specialist": "expert", "specialists": "expert", "experts": "expert", "questioning": "challenge",
 }  # fmt: skip
 UNRESOLVED = re.compile(r"\b((got|get|gone|went|going|getting) nowhere|no (joy|luck|progress)|not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) ((resolve|agree|sort|work|help|fix|settle|solve)(e?d|s)?|get anywhere)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
 # Who the procedure is for ("is it just for frontline staff?"): the seed says it in its own words.
 AUDIENCE = re.compile(r"\b((cover|apply|applies|for)\b.{0,12}\b(adults?|child(ren)?('?s)?)\b.{0,20}\b(both|adults?|child(ren)?('?s)?)|aimed at|(who|whom) is (it|this|the \w+( \w+)?) (for|aimed)|just for|only for|intended for|who (does|do) (it|this|the \w+( \w+)?) (apply|cover))\b")
+# Words that colour a question without changing what it asks.
+FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
+# What the procedure, or the body that wrote it, sets out to do.
+AIM_ASKED = re.compile(r"\b(aims?|purpose|objectives?|goals?|position|stance)\b")
 # When a stage's people come in ("when do line managers get involved?").
 # How a matter reaches a body or stage, as opposed to what that body does.
 HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60}\b(escalated|referred|taken|passed|get|gets|go|goes) (to|up)\b|\bthrough whom\b|\bvia whom\b|\bwhat(('s| is) the)? route\b")
@@ -93,7 +100,7 @@ HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60
 AT_A_LEVEL = re.compile(r"\b(at|during|in) (the )?([a-z' ]{3,40}?) (level|stage|step|tier)\b")
 WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
 # The first stage described rather than named: a talk with the other professional.
-FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called|raised?|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)? directly)")
+FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called|rais(e|ed|ing)|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)? directly)")
 STOPWORDS = frozenset(
     "what when where which who whom whose why how does do did doing done should would could can will shall must "
     "have has had having the this that these those there their them they then than with from into onto about "
@@ -135,7 +142,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically )?(arise|come up|crop up|happen|occur)|(most )?(common|usual|typical|main|frequent) (things|areas|issues|reasons|causes|sources)\b.{0,40}\b(disagree|dispute|differ|challenge)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
     (Topic.NOT_COVERED, re.compile(r"\b(does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
-    (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (do|should|must) i (need to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
+    (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (do|should|must) i ((need|have|ought) to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
     (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contacts?\b|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
     (Topic.TIMESCALE, re.compile(r"\b((maximum|max|longest|at most)\b.{0,60}\b(take|last|days|weeks|time)|how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
@@ -195,9 +202,12 @@ def read_question(text: str, pack: Pack) -> Question:
             stage = named[-1][0]
     if stage is None and (at_a_level := AT_A_LEVEL.search(lowered)):
         stage = _stage_of_people(pack, at_a_level.group(3))  # "at practitioner level"
-    if stage is None and re.search(r"\b(first|to start|begin|start with)\b", lowered):
+    if stage is None and re.search(r"\b(first|to start|begin|start with)\b|\bbefore (anything|it('s| is| gets| goes)) (formal|official)", lowered):
         stage = 0
-    topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(lowered)), None)
+    plain_words = FILLERS.sub("", lowered)  # "what do I actually need to put in it?"
+    topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(plain_words)), None)
+    if topic is Topic.FINAL and stage is None and AIM_ASKED.search(lowered):
+        topic = None  # "what is the Executive Board's aim?" asks the seed's aims, not its last stage
     if topic is Topic.FINAL and HOW_IT_GETS_THERE.search(lowered):
         # "how is it escalated to the Board, through whom?": the last stage's first actions
         return Question(topic=Topic.ACTIONS, stage=len(pack.stages) - 1, text=text)
@@ -435,13 +445,15 @@ def _themes(pack: Pack, index: int | None = None) -> Answer:
         return _final(pack)  # "is the chair's recommendation at stage 4 reported anywhere?"
     if index is not None and pack.stage(index).record:
         return _record(pack, index)
-    if pack.themes_review:
-        return Answer(_sentence(pack.themes_review.text), (pack.themes_review.source,))
-    for stage in pack.stages:
-        for fact in stage.record:
-            if "themat" in fact.text.lower() or "theme" in fact.text.lower():
-                return Answer(_sentence(fact.text), (fact.source,))
-    return _unknown(pack, "how themes are reviewed")
+    # How themes are reviewed, then where the stages' records are kept for that: two at most.
+    facts = [pack.themes_review] if pack.themes_review else []
+    facts += [fact for stage in pack.stages for fact in stage.record if THEMES_SAID.search(fact.text)]
+    if not facts:
+        return _unknown(pack, "how themes are reviewed")
+    return Answer(" ".join(_sentence(f.text) for f in facts[:2]), tuple(f.source for f in facts[:2]))
+
+
+THEMES_SAID = re.compile(r"\b(themes?|thematics?|spreadsheet)\b", re.IGNORECASE)
 
 
 def _stages(pack: Pack) -> Answer:

@@ -80,7 +80,7 @@ def test_immediate_risk_puts_999_first_and_says_what_is_general(library):
 
 def test_immediate_risk_uses_the_packs_own_words_where_it_has_them(library):
     bury = guidance.immediate_risk_lines(library, library["bury-adults"], None)
-    assert bury[0].text.startswith("If any professional has concerns that an adult is at imminent risk")
+    assert bury[0].text.startswith("If any professional has concerns that an adult is [at] imminent risk")
     assert bury[0].cited == "Source: Bury adults procedure (000_fb1901d4b83135c4.txt), 6 Escalation Procedure Continued"
     assert len(bury) == 1  # the seed covers both the 999 call and the referral
     children = guidance.immediate_risk_lines(library, library["bury-children"], None)

@@ -173,3 +173,40 @@ def test_words_a_form_quotes_are_the_seeds_own(library):
                 assert _normalised(field.asked_by.text) in seed, field.label
                 quoted += 1
     assert quoted == 11
+
+
+def _quoted(pack) -> list[tuple[str, str]]:
+    """(where, text) of every statement a pack gives as the seed's own words."""
+    found = [("resolve_quickly", pack.resolve_quickly.text)]
+    for name in ("background", "principles", "categories", "record_keeping", "not_covered"):
+        found += [(name, fact.text) for fact in getattr(pack, name)]
+    for stage in pack.stages:
+        found += [(f"{stage.key} action", action) for action in stage.actions]
+        found += [(f"{stage.key} record", fact.text) for fact in stage.record]
+        found += [(f"{stage.key} timescale", stage.timescale.text)] if stage.timescale.text else []
+    for kind in ("immediate_risk", "conduct"):
+        found += [(f"{kind} diversion", diversion.text) for diversion in getattr(pack.diversions, kind)]
+    found += [("themes_review", pack.themes_review.text)] if pack.themes_review else []
+    found += [("final body", pack.final_body.said)]
+    return found
+
+
+def _words_only(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+@pytest.mark.skipif(not SEEDS_DIR.is_dir(), reason="the seed documents (../shared/seeds) are not beside the clone")
+@pytest.mark.parametrize("partnership", PARTNERSHIPS)
+def test_every_statement_is_the_seeds_own_words(library, partnership):
+    """Answers quote these, so each sentence of each is in the seed word for word; joining two of
+    the seed's sentences, ending one at a comma, or a word in [square brackets] standing for what
+    an opening "It" refers to, are the only liberties."""
+    pack = library[partnership]
+    seed = _words_only((SEEDS_DIR / pack.seed.file).read_text(encoding="utf-8"))
+    paraphrased = [
+        (where, piece)
+        for where, text in _quoted(pack)
+        for sentence in re.split(r"(?<=[.;:?])\s+|\[[^\]]*\]", text)
+        if (piece := _words_only(sentence)) and piece not in seed
+    ]
+    assert paraphrased == []

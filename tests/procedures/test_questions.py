@@ -125,7 +125,7 @@ def test_what_it_does_not_cover_is_recognised_however_it_is_asked(library, text)
 def test_specific_facts(library):
     assert "within 2 working days" in ask(library["bury-children"], "what is the deadline for directors?")[1].text
     themes = ask(library["south-tyneside"], "how often are escalations reviewed?")[1]
-    assert "6 months" in themes.text and "Performance, Management and Evaluation" in themes.text
+    assert "6 monthly basis" in themes.text and "Performance, Management and Evaluation" in themes.text
     panel = ask(library["cambs-peterborough-adults"], "who sits on the resolution panel?")[1].text
     assert "LA, Police and CCG" in panel
     email = ask(library["bury-adults"], "what should the email contain?")[1].text
@@ -350,6 +350,20 @@ EVERYDAY_QUESTIONS = [
     ("warrington-adults", "is there anything I need to record at every stage?", "record this step within their case recording"),
     # a concern raised with the other agency that failed: the first stage failed
     ("warrington-adults", "I contacted the other agency myself and got nowhere. Who now?", "line manager or the named/ designated safeguarding lead"),
+    ("warrington-adults", "after raising it with their worker, who in my own agency do I take it to if it's not sorted?", "line manager or the named/ designated safeguarding lead"),
+    # feeling unable to challenge specialists, and whether one may: the seed's own sentences
+    ("bury-adults", "the consultants are the specialists and I find questioning them awkward", "one agency is seen as the “expert”"),
+    ("warrington-adults", "are support workers allowed to challenge a social worker's decision?", "All staff should have the opportunity to challenge decision making"),
+    ("bury-adults", "will challenging the police be seen as negative?", "should be seen in a positive way"),
+    # words that colour a question do not hide what it asks
+    ("bury-adults", "what do I really have to put in the e-mail to the board?", "details of the disagreement and action"),
+    ("warrington-adults", "what exactly do we need to record?", "Concerns, actions, responses and outcomes must be recorded"),
+    # the board named as the author of the aim, not as the last stage
+    ("cambs-peterborough-adults", "what's the Executive Safeguarding Partnership Board's aim for when disputes get resolved?", "at the earliest possible stage"),
+    # what comes before anything formal is the stage before the first formal one
+    ("south-tyneside", "what am I expected to do before it goes formal?", "contact the practitioner who made the decision"),
+    # the seed's sentence on starting at a later stage, word for word
+    ("warrington-adults", "if they're at immediate risk can I skip stage 1?", "discretion should be used to initiate at the most relevant stage"),
 ]  # fmt: skip
 
 
