@@ -72,6 +72,7 @@ ASPECTS = [
     (r"talk (it )?(over|through)|run (it|this) (past|by)|sound(ing)? (it )?(out|board)|(check|clarify) my thinking|not sure (about|of) my", r"clarify (their|your) thinking|consult"),
     (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply", r"aimed at|appl(y|ies) to|joint protocol"),
     (r"\b(aims?|purpose|objective|goal|point of)\b", r"\b(aims?|purpose|objectives?)\b"),
+    (r"\b(comes? first|priority|prioriti[sz]e|paramount|most important|main (concern|focus)|(put|keep) (first|at the (centre|center|forefront)))\b", r"paramount|key focus|at the centre|forefront|priority"),
     (r"(no idea|(don'?t|do not) know|not sure|find( out)?|work out)\b.{0,30}\b(who|right (person|manager|contact)|contacts?)|anyone (who )?(can|could) help", r"key contacts|for assistance|(can|may) be contacted"),
     (r"\broute\b|\bvia\b|how (is|are|do|does|would|should) .{0,40}\b(escalated|referred|taken|get) (to|up)", r"\bvia\b|\broute\b"),
 ]
@@ -89,6 +90,8 @@ SAME_AS = {
 UNRESOLVED = re.compile(r"\b((got|get|gone|went|going|getting) nowhere|no (joy|luck|progress)|not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) ((resolve|agree|sort|work|help|fix|settle|solve)(e?d|s)?|get anywhere)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
 # Who the procedure is for ("is it just for frontline staff?"): the seed says it in its own words.
 AUDIENCE = re.compile(r"\b((cover|apply|applies|for)\b.{0,12}\b(adults?|child(ren)?('?s)?)\b.{0,20}\b(both|adults?|child(ren)?('?s)?)|aimed at|(who|whom) is (it|this|the \w+( \w+)?) (for|aimed)|just for|only for|intended for|who (does|do) (it|this|the \w+( \w+)?) (apply|cover))\b")
+# "before it gets to stage 1": the question is about the stage before the one named.
+BEFORE_A_STAGE = re.compile(r"\bbefore (it (gets|goes|moves|reaches|is escalated)( up)?( to)? |reaching |getting to |going to |escalating to |we (get|go) to |moving to )?(the )?$")
 # Words that colour a question without changing what it asks.
 FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
 # What the procedure, or the body that wrote it, sets out to do.
@@ -100,7 +103,7 @@ HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60
 AT_A_LEVEL = re.compile(r"\b(at|during|in) (the )?([a-z' ]{3,40}?) (level|stage|step|tier)\b")
 WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
 # The first stage described rather than named: a talk with the other professional.
-FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called|rais(e|ed|ing)|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)? directly)")
+FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called|rais(e|ed|ing)|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)?( directly)?\b)")
 STOPWORDS = frozenset(
     "what when where which who whom whose why how does do did doing done should would could can will shall must "
     "have has had having the this that these those there their them they then than with from into onto about "
@@ -196,13 +199,15 @@ def read_question(text: str, pack: Pack) -> Question:
         for match in STAGE_NUMBER.finditer(lowered):
             word = match.group(1) or match.group(2)
             index = numbers.get(int(word) if word.isdigit() else NUMBER_WORDS[word])
+            if index and BEFORE_A_STAGE.search(lowered[: match.start()]) and len(STAGE_NUMBER.findall(lowered)) == 1:
+                index -= 1  # "what do I do before it gets to stage 1?": the stage before it
             if index is not None:
                 named.append((index, _sentence_around(lowered, match.start())))
         if named:
             stage = named[-1][0]
     if stage is None and (at_a_level := AT_A_LEVEL.search(lowered)):
         stage = _stage_of_people(pack, at_a_level.group(3))  # "at practitioner level"
-    if stage is None and re.search(r"\b(first|to start|begin|start with)\b|\bbefore (anything|it('s| is| gets| goes)) (formal|official)", lowered):
+    if stage is None and re.search(r"(?<!come )(?<!comes )(?<!put )\b(first|to start|begin|start with)\b|\bbefore (anything|it('s| is| gets| goes)) (formal|official)", lowered):
         stage = 0
     plain_words = FILLERS.sub("", lowered)  # "what do I actually need to put in it?"
     topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(plain_words)), None)

@@ -362,6 +362,9 @@ EVERYDAY_QUESTIONS = [
     ("cambs-peterborough-adults", "what's the Executive Safeguarding Partnership Board's aim for when disputes get resolved?", "at the earliest possible stage"),
     # what comes before anything formal is the stage before the first formal one
     ("south-tyneside", "what am I expected to do before it goes formal?", "contact the practitioner who made the decision"),
+    ("south-tyneside", "what should happen before it reaches stage 1?", "contact the practitioner who made the decision"),
+    # a talk with someone no stage names is the first stage's talk
+    ("warrington-adults", "I spoke with the hospital discharge nurse and we still disagree, who next?", "escalate the issue to their line manager"),
     # the seed's sentence on starting at a later stage, word for word
     ("warrington-adults", "if they're at immediate risk can I skip stage 1?", "discretion should be used to initiate at the most relevant stage"),
 ]  # fmt: skip
