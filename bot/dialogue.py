@@ -236,7 +236,7 @@ class Assistant:
         if decision.risk_alert and decision.route != IMMEDIATE_RISK:
             self._say_emergency_first(turn, state)
         state = dataclasses.replace(state, route=decision.route)
-        return self._answer_route(state, turn)
+        return self._answer_route(state, turn, text)
 
     # Continuing after the assistant asked something -----------------------------------------
 
@@ -254,12 +254,12 @@ class Assistant:
         turn.say("utter_partnership_set", partnership=pack.name)
         return turn
 
-    def _answer_route(self, state: State, turn: Turn) -> Turn:
+    def _answer_route(self, state: State, turn: Turn, text: str = "") -> Turn:
         if state.route == IMMEDIATE_RISK:
             return self._immediate_risk(state, turn)
         if state.route == CONDUCT:
             return self._conduct(state, turn)
-        return self._disagreement(state, turn)
+        return self._disagreement(state, turn, text)
 
     # Immediate risk and conduct -------------------------------------------------------------
 
@@ -312,7 +312,7 @@ class Assistant:
 
     # The stage walk -------------------------------------------------------------------------
 
-    def _disagreement(self, state: State, turn: Turn) -> Turn:
+    def _disagreement(self, state: State, turn: Turn, text: str = "") -> Turn:
         pack = self.library.get(state.partnership)
         if pack is None:
             return self._ask_partnership(state, turn)
@@ -324,8 +324,21 @@ class Assistant:
                 subject=state.subject,
             )
         if state.stage is None:
-            return self._start_stage(pack, 0, state, turn, first=True)
+            return self._start_stage(pack, self._stage_reached(pack, text), state, turn, first=True)
         return self._explain_stage(pack, state, turn)
+
+    @staticmethod
+    def _stage_reached(pack: Pack, text: str) -> int:
+        """Where a worry says it has got to: the stage after one it says has failed ("our line
+        managers met and still can't agree"), or a stage it names by number ("who does it go to
+        at step 3?"); else the first stage."""
+        if not text:
+            return 0
+        read = questions.read_question(text, pack)
+        lowered = text.lower()
+        if read.stage is not None and (read.after is not None or questions.STAGE_NUMBER.search(lowered) or questions.FINAL_STAGE.search(lowered)):
+            return read.stage
+        return 0
 
     def next_stage(self, state: State, text: str = "") -> Turn:
         """'Not resolved' or 'what next': move to the next stage, up to the final body. With no
@@ -380,15 +393,18 @@ class Assistant:
             escalation_started_at=escalation_started_at,
             review_date=None,
         )
-        return self._explain_stage(pack, state, turn, offer_record=first and not state.has_record)
+        # A record is kept from the first stage: a walk joined later offers none, and says how it got there.
+        joined = first and index > 0
+        return self._explain_stage(pack, state, turn, offer_record=first and index == 0 and not state.has_record, joined=joined)
 
-    def _explain_stage(self, pack: Pack, state: State, turn: Turn, *, offer_record: bool = False) -> Turn:
+    def _explain_stage(self, pack: Pack, state: State, turn: Turn, *, offer_record: bool = False, joined: bool = False) -> Turn:
         stage_guidance = guidance.stage_guidance(
             pack,
             state.stage,
             stage_started_at=state.stage_started_at or self.clock(),
             escalation_started_at=state.escalation_started_at,
             agreed_review_on=state.review_date,
+            joined=joined,
         )
         variables = {
             field.name: getattr(stage_guidance, field.name)

@@ -330,6 +330,39 @@ def test_a_disagreement_with_a_specific_question_gets_the_answer_then_the_offer_
 
 
 @pytest.mark.parametrize(
+    ("partnership", "text", "stage"),
+    [
+        # a stage that has failed, named by its people: the walk starts at the stage after it
+        ("bury-adults", "The two line managers have met twice and still can't agree about the care plan", 2),
+        # a stage named by number
+        ("bury-children", "I disagree with the school's plan and we're at level 3 now, what does that involve?", 2),
+        # nothing says how far it has got: the first stage, with the offer of a record
+        ("warrington-adults", "I disagree with the hospital's decision to discharge him home", 0),
+    ],
+)
+def test_a_worry_that_says_how_far_it_has_got_is_walked_from_there(assistant, library, partnership, text, stage):
+    sure = [{"name": "professional_disagreement", "confidence": 0.9}, {"name": "immediate_risk", "confidence": 0.01}]
+    turn = assistant.triage(State(partnership=partnership), sure[0], sure, text=text)
+    assert turn.slots["stage"] == float(stage)
+    assert turn.replies[0].variables["stage_title"] == library[partnership].stages[stage].title
+    # A record is kept from the first stage, so only a walk from there offers one.
+    assert ("utter_offer_record" in responses(turn)) == (stage == 0)
+    # A walk joined later first says how a matter gets there, in the seed's words.
+    handed_on = library[partnership].how_it_gets_to(stage)
+    assert (handed_on is not None and handed_on.rstrip(".") in turn.replies[0].variables["who"]) == (stage > 0 and handed_on is not None)
+
+
+def test_a_talk_with_the_other_worker_that_failed_is_walked_from_the_next_stage(assistant, library):
+    sure = [{"name": "professional_disagreement", "confidence": 0.9}, {"name": "immediate_risk", "confidence": 0.01}]
+    text = "I spoke to the community nurse myself and we still disagree. Who do I take it to now?"
+    turn = assistant.triage(State(partnership="warrington-adults"), sure[0], sure, text=text)
+    assert turn.slots["stage"] == 1.0
+    assert turn.replies[0].variables["who"].startswith(
+        "How it gets here: If a resolution can't be reached, professionals must escalate the issue to their line manager"
+    )
+
+
+@pytest.mark.parametrize(
     ("partnership", "text", "seed_says"),
     [
         # a question that points back at the worry is asked of the whole message

@@ -171,9 +171,11 @@ def stage_guidance(
     stage_started_at: datetime,
     escalation_started_at: datetime | None = None,
     agreed_review_on: date | None = None,
+    joined: bool = False,
 ) -> StageGuidance:
     """Everything the practitioner needs for one stage: who, what, what to record, by when, and
-    what happens if it is not resolved, with the sections it comes from."""
+    what happens if it is not resolved, with the sections it comes from. A walk ``joined`` at
+    this stage (the earlier ones tried already) first says how a matter gets here."""
     stage = pack.stage(stage_index)
     due = stage_due(
         pack,
@@ -212,6 +214,9 @@ def stage_guidance(
             )
             sources.append(pack.limit(scope).source)
 
+    how_it_gets_here = pack.how_it_gets_to(stage_index) if joined else None
+    if how_it_gets_here:
+        sources.insert(0, pack.stage(stage_index - 1).source)
     is_last = stage_index == len(pack.stages) - 1
     if is_last:
         body = pack.final_body
@@ -224,7 +229,8 @@ def stage_guidance(
         partnership=pack.name,
         stage_title=stage.title,
         stage_position=f"{pack.stage_term} {stage_index + 1} of {len(pack.stages)}",
-        who=f"Who: {stage.raised_by} with {stage.raised_with}.",
+        who=(f"How it gets here: {how_it_gets_here.rstrip('.')}.\n" if how_it_gets_here else "")
+        + f"Who: {stage.raised_by} with {stage.raised_with}.",
         actions=bullets(actions),
         record="Record: " + " ".join(fact.text for fact in stage.record),
         timescale=_timescale_sentence(pack, stage, due),

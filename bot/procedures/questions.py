@@ -68,9 +68,11 @@ ASPECTS = [
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
     (r"jointly|together|both (agencies|of us)|two agencies|more than one agency", r"jointly|more than one agency"),
-    (r"put (it|this|my concerns?) across|word (it|my)|phrase (it|my)|how (should|do|can) i (say|put|express|word|phrase)|what (should|do) i say", r"specific and clear|clear about"),
+    (r"put (it|this|my concerns?) across|word (it|my)|phrase (it|my)|how (should|do|can) i (say|put|express|word|phrase)|what (should|do) i say|(make|making|be|being) (\w+ )?clear|clarity", r"specific and clear|clear about|clearly identifying"),
     (r"talk (it )?(over|through)|run (it|this) (past|by)|sound(ing)? (it )?(out|board)|(check|clarify) my thinking|not sure (about|of) my", r"clarify (their|your) thinking|consult"),
-    (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply", r"aimed at|appl(y|ies) to|joint protocol"),
+    (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply|designed for|meant for|(what|which) (situations|circumstances|cases)|when (is|should) (it|this|the \w+) (be )?used", r"aimed at|appl(y|ies) to|joint protocol|disagree on decision making|occasions when"),
+    # "is safeguarding just social care's job?"
+    (r"\b(responsib\w*|whose (job|duty|role)|(\w+'s|their|our) (job|duty))\b", r"responsib"),
     (r"\b(aims?|purpose|objective|goal|point of)\b", r"\b(aims?|purpose|objectives?)\b"),
     (r"\b(comes? first|priority|prioriti[sz]e|paramount|most important|main (concern|focus)|(put|keep) (first|at the (centre|center|forefront)))\b", r"paramount|key focus|at the centre|forefront|priority"),
     (r"(no idea|(don'?t|do not) know|not sure|find( out)?|work out)\b.{0,30}\b(who|right (person|manager|contact)|contacts?)|anyone (who )?(can|could) help", r"key contacts|for assistance|(can|may) be contacted"),
@@ -95,7 +97,7 @@ BEFORE_A_STAGE = re.compile(r"\bbefore (it (gets|goes|moves|reaches|is escalated
 # Words that colour a question without changing what it asks.
 FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
 # What the procedure, or the body that wrote it, sets out to do.
-AIM_ASKED = re.compile(r"\b(aims?|purpose|objectives?|goals?|position|stance)\b")
+AIM_ASKED = re.compile(r"\b(aims?|purpose|objectives?|goals?|position|stance|expects?|expectations?)\b")
 # When a stage's people come in ("when do line managers get involved?").
 # How a matter reaches a body or stage, as opposed to what that body does.
 HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60}\b(escalated|referred|taken|passed|get|gets|go|goes) (to|up)\b|\bthrough whom\b|\bvia whom\b|\bwhat(('s| is) the)? route\b")
@@ -134,7 +136,7 @@ class Topic(str, enum.Enum):
 
 # How to raise it (face to face, by e-mail, in writing) is asked of the seed's own principles,
 # not of its contact list.
-MEDIUM = re.compile(r"\b(face[ -]to[ -]face|in person|verbal(ly)?|(by|over|via|through) e-?mail|all by e-?mail|e-?mail or|or e-?mail|in writing or|or in writing|phone or|(tele)?phone call|(by|over|on) the (tele)?phone|just (a )?(call|ring))\b")
+MEDIUM = re.compile(r"\b(is (an? )?e-?mail|can (i|we) (just )?e-?mail|face[ -]to[ -]face|in person|verbal(ly)?|(by|over|via|through) e-?mail|all by e-?mail|e-?mail or|or e-?mail|in writing or|or in writing|phone or|(tele)?phone call|(by|over|on) the (tele)?phone|just (a )?(call|ring))\b")
 CONTACT_SAID = re.compile(r"@|\bcontact|\b(tel|telephone|phone)\b.*\d|\d{4} ?\d{3}")
 MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail can|(tele)?phone|in person)\b")
 # Checked in this order; the first that matches is the question's topic.
@@ -344,8 +346,7 @@ def _who(pack: Pack, index: int | None, text: str = "") -> Answer:
     if index is not None:
         stage = pack.stage(index)
         said = f"{stage.title}: {stage.raised_by} raises it with {stage.raised_with}."
-        handed_on = pack.stage(index - 1).if_not_resolved if index > 0 else None
-        if _said_as_a_sentence(pack, handed_on):
+        if handed_on := pack.how_it_gets_to(index):
             said += f" {_sentence(handed_on)}"  # how it gets there
         if _plain(stage.actions[0]) not in _plain(said):
             said += f" {_sentence(stage.actions[0])}"  # the stage's own first sentence, in the seed's words
@@ -800,11 +801,6 @@ def _in_section(pack: Pack, index: int, ranked: list[tuple[float, Passage]]) -> 
 IF_IT_FAILS = re.compile(r"(if|where|should) (there (remains|is no)|the (matter|issue|problem|disagreement) (remains|is not|cannot)|disagreement remains|no (resolution|agreement)|resolution (is not|cannot)|concerns remain|agreement (is not|cannot|can't))", re.IGNORECASE)
 
 
-def _said_as_a_sentence(pack: Pack, text: str | None) -> bool:
-    """Whether a pack's ``if_not_resolved`` is the seed's sentence, not just the next heading."""
-    return bool(text) and not TITLE_NUMBER.match(text) and not any(_plain(text).startswith(_plain(s.title)) for s in pack.stages)
-
-
 def _next_stage(pack: Pack, question: Question) -> Answer:
     """Where it goes when a stage does not resolve it: what the failed stage itself says to do
     then (its own "if it remains…" sentence, in the seed's words), the next stage's people and
@@ -816,7 +812,7 @@ def _next_stage(pack: Pack, question: Question) -> Answer:
         failed = pack.stage(question.after)
         # (its first sentence says how it began, not where it goes)
         then = [a for a in failed.actions[1:] if IF_IT_FAILS.match(a) and not _stage_mentions(a)][:1]
-        if _said_as_a_sentence(pack, failed.if_not_resolved) and all(_plain(failed.if_not_resolved) != _plain(a) for a in then):
+        if pack.said_as_a_sentence(failed.if_not_resolved) and all(_plain(failed.if_not_resolved) != _plain(a) for a in then):
             then.append(failed.if_not_resolved)
         if then:
             said = f"{failed.title}: {' '.join(_sentence(a) for a in then)} {said}"

@@ -330,6 +330,26 @@ class Pack(Model):
     def contact(self, contact_id: str) -> Contact:
         return next(contact for contact in self.contacts if contact.id == contact_id)
 
+    def said_as_a_sentence(self, if_not_resolved: Optional[str]) -> bool:
+        """Whether a stage's ``if_not_resolved`` is the seed's own sentence ("If a resolution
+        can't be reached, professionals must escalate the issue to their line manager…"), not
+        just the next stage's heading."""
+
+        def plain(text: str) -> str:
+            return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+        if not if_not_resolved or re.match(r"(stage|level|step)\s+\w+", if_not_resolved, re.IGNORECASE):
+            return False
+        return not any(plain(if_not_resolved).startswith(plain(stage.title)) for stage in self.stages)
+
+    def how_it_gets_to(self, index: int) -> Optional[str]:
+        """The seed's sentence on how a matter reaches stage ``index``: the stage before's own
+        sentence for when it fails, if it has one."""
+        if index <= 0:
+            return None
+        handed_on = self.stage(index - 1).if_not_resolved
+        return handed_on if self.said_as_a_sentence(handed_on) else None
+
     def form(self, form_id: str) -> Form:
         return next(form for form in self.forms if form.id == form_id)
 
