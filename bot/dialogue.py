@@ -22,6 +22,7 @@ from bot.procedures.timescales import DueBasis, calendar_for
 from bot.triage import (
     CONDUCT,
     DISAGREEMENT,
+    FALLBACK_INTENT,
     IMMEDIATE_RISK,
     INTENT_OF_ROUTE,
     OTHER,
@@ -50,6 +51,7 @@ ASKED = re.compile(
     r"|\b(who|what|where|when|how|which) (do|does|did|should|can|could|is|are|was|will|must|happens"
     r"|gets?|goes|go|has|have|needs?|decides?|deals?|handles?)\b"
     r"|\bwho next\b|\bhow (fast|long|quickly|soon)\b"
+    r"|\b(can|could|should|must|shall|may) (i|we) (\w+ )?(talk|speak|go|raise|escalate|challenge|contact|e-?mail|ring|call|ask|use|refer|skip|start|put|send|run)\b"
 )
 # A question asked beside a disagreement is answered when a seed sentence scores this well (the
 # NLU has read a worry, so this is above the floor of relevance, 0.4, below a plain answer, 0.6).
@@ -81,6 +83,7 @@ REFERS_BACK = re.compile(r"^((\w+ ){1,2}(that|this|it|these|those)\b(?! (stage|l
 # Asking what the procedure itself says of one's situation, which the walk does not answer.
 ABOUT_THE_PROCEDURE = re.compile(
     r"\b(does|do|did|would|will) (the|this|our|my) (guidance|procedure|policy|protocol|briefing|document|partnership|board) (\w+ )?(recogni[sz]e|acknowledge|accept|say anything|mention|address)"
+    r"|\b(the|this|our) (guidance|procedure|policy|protocol|briefing|document) (\w+ )?(recogni[sz]es|acknowledges|accepts|mentions|addresses)\b"
     r"|\b(is|are) (that|this|it) (normal|common|usual|recogni[sz]ed|acknowledged|a (known|common|recogni[sz]ed) (issue|problem|thing))\b"
     r"|\b(am i|are we|i'?m|i am|we'?re|we are) (not sure (if |whether )?(i'?m |we'?re |i am |we are )?)?(even )?(allowed|entitled|permitted) to (challenge|question|disagree|push back)\b"
 )
@@ -203,7 +206,10 @@ class Assistant:
         # Not a worry, or unsure which worry with no sign of immediate risk: a question the
         # procedure plainly answers ("what do I do at stage 1?") is answered, not met with buttons.
         unsure = decision.route == OTHER or not decision.confident
-        asked = self._plain_question(state, text) if unsure and not decision.risk_alert else None
+        # What the NLU could not place at all, or placed between worries, may still be a question
+        # the pack's own structure answers ("who keeps the decision once it's at the board?").
+        by_structure = decision.route != OTHER or (intent or {}).get("name") in (None, FALLBACK_INTENT)
+        asked = self._plain_question(state, text, by_structure=by_structure) if unsure and not decision.risk_alert else None
         if asked:
             return self.question(state, asked)
         specific = self._specific_question(state, text) if decision.route == DISAGREEMENT and not decision.risk_alert and state.stage is None else None
@@ -522,18 +528,22 @@ class Assistant:
             return asked
         return None
 
-    def _plain_question(self, state: State, text: str) -> str | None:
+    def _plain_question(self, state: State, text: str, *, by_structure: bool = True) -> str | None:
         """A question about the chosen partnership's procedure that its seed plainly answers: the
         whole message, or else its last sentence that asks ("I'm not sure about my thinking yet.
-        Can I talk it over first?"); or a message that asks where it goes once a stage the pack
-        names has failed ("heads of service have looked at it, still stuck. where now?"). None if
-        none of these."""
+        Can I talk it over first?"); or, ``by_structure``, a message that asks where it goes once
+        a stage the pack names has failed ("heads of service have looked at it, still stuck. where
+        now?"), asks about a stage it names by number, or about the final decision. None if none
+        of these."""
         pack = self.library.get(state.partnership)
         text = text.strip()
         if pack is None or not ASKED.search(text.lower()):
             return None
-        if questions.read_question(text, pack).after is not None:
-            return text
+        if by_structure:
+            read = questions.read_question(text, pack)
+            named = questions.STAGE_NUMBER.search(text.lower()) or questions.FINAL_STAGE.search(text.lower())
+            if read.after is not None or (read.stage is not None and named) or read.topic is questions.Topic.FINAL:
+                return text
         return next((each for each in (text, asked_part(text)) if each and questions.plainly_answers(pack, each)), None)
 
     def _overview(self, state: State, turn: Turn) -> Turn:

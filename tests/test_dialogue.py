@@ -395,6 +395,21 @@ def test_an_unsure_message_asking_where_it_goes_after_a_named_stage_is_answered(
     assert responses(turn) == ["utter_ask_route"]
 
 
+def test_a_message_the_nlu_could_not_place_is_answered_when_it_asks_about_a_named_stage_or_the_final_say(assistant):
+    unclear = {"name": "nlu_fallback", "confidence": 0.3}
+    ranking = [{"name": "ask_procedure", "confidence": 0.25}, {"name": "out_of_scope", "confidence": 0.2}]
+    state = State(partnership="bury-adults")
+    turn = assistant.triage(state, unclear, ranking, text="once it's with the board who has the last word on it")
+    assert responses(turn) == ["utter_answer"]
+    assert "Decision making remains with statutory agencies" in turn.replies[0].variables["answer"]
+    turn = assistant.triage(State(partnership="cambs-peterborough-adults"), unclear, ranking, text="new to the team, can I run it past someone before stage 1?")
+    assert responses(turn) == ["utter_answer"]
+    # The same question the NLU is sure is out of scope stays out of scope.
+    sure_out = {"name": "out_of_scope", "confidence": 0.95}
+    turn = assistant.triage(state, sure_out, [sure_out], text="who has the final say on the office rota?")
+    assert responses(turn) == ["utter_out_of_scope"]
+
+
 def test_an_unsure_message_whose_last_sentence_asks_is_answered_from_that_sentence(assistant):
     ranking = [
         {"name": "professional_disagreement", "confidence": 0.45},
