@@ -341,8 +341,7 @@ def test_a_disagreement_with_a_specific_question_gets_the_answer_then_the_offer_
     ],
 )
 def test_a_worry_that_says_how_far_it_has_got_is_walked_from_there(assistant, library, partnership, text, stage):
-    sure = [{"name": "professional_disagreement", "confidence": 0.9}, {"name": "immediate_risk", "confidence": 0.01}]
-    turn = assistant.triage(State(partnership=partnership), sure[0], sure, text=text)
+    turn = assistant.triage(State(partnership=partnership), *sure("professional_disagreement", 0.9), text=text)
     assert turn.slots["stage"] == float(stage)
     assert turn.replies[0].variables["stage_title"] == library[partnership].stages[stage].title
     # A record is kept from the first stage, so only a walk from there offers one.
@@ -353,9 +352,8 @@ def test_a_worry_that_says_how_far_it_has_got_is_walked_from_there(assistant, li
 
 
 def test_a_talk_with_the_other_worker_that_failed_is_walked_from_the_next_stage(assistant, library):
-    sure = [{"name": "professional_disagreement", "confidence": 0.9}, {"name": "immediate_risk", "confidence": 0.01}]
     text = "I spoke to the community nurse myself and we still disagree. Who do I take it to now?"
-    turn = assistant.triage(State(partnership="warrington-adults"), sure[0], sure, text=text)
+    turn = assistant.triage(State(partnership="warrington-adults"), *sure("professional_disagreement", 0.9), text=text)
     assert turn.slots["stage"] == 1.0
     assert turn.replies[0].variables["who"].startswith(
         "How it gets here: If a resolution can't be reached, professionals must escalate the issue to their line manager"
@@ -373,8 +371,7 @@ def test_a_talk_with_the_other_worker_that_failed_is_walked_from_the_next_stage(
     ],
 )
 def test_a_worry_that_asks_what_the_procedure_says_of_it_is_answered_then_offered_the_walk(assistant, partnership, text, seed_says):
-    sure = [{"name": "professional_disagreement", "confidence": 0.9}, {"name": "immediate_risk", "confidence": 0.01}]
-    turn = assistant.triage(State(partnership=partnership), sure[0], sure, text=text)
+    turn = assistant.triage(State(partnership=partnership), *sure("professional_disagreement", 0.9), text=text)
     assert responses(turn) == ["utter_answer", "utter_offer_walk"]
     assert seed_says in turn.replies[0].variables["answer"]
     assert turn.slots["route"] == "disagreement"
