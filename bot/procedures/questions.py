@@ -59,7 +59,7 @@ ORDER_RELEVANT = 0.8
 ASPECTS = [
     (r"how long|\bdays?\b|\btime|quick|soon|deadline|speed|fast", r"\bdays?\b|timescale|timely|quickly|as soon as|shortest|within"),
     (r"record|writing|\bwrite|\bnote|\blog|document|\bkeep", r"record|writing|written|document|\blog"),
-    (r"e-?mail|contact|address|phone number", r"@|contact"),
+    (r"(?<!by )(?<!over )(?<!via )e-?mail(?! or)|contact|address|phone number", r"@|contact"),  # not "by e-mail": a medium
     (r"train|induction|new starter|team meeting|aware|(my|our) (team|staff)|team leader", r"training|team meeting|team members|your team|aware"),
     (r"junior|senior|status|experience|confiden|nervous|qualified|intimidat|awkward|uncomfortable|specialists?\b|experts?\b|pay grade|out of my depth|daunt|(feel|felt) (like )?(i )?(can'?t|cannot|unable)|hard to (challenge|question)", r"status|experience|confidence|senior|unsupported|unable to challenge|expert"),
     # "am I allowed to challenge them?", "is challenging another agency frowned upon?"
@@ -68,12 +68,16 @@ ASPECTS = [
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
     (r"jointly|together|both (agencies|of us)|two agencies|more than one agency", r"jointly|more than one agency"),
-    (r"put (it|this|my concerns?) across|word (it|my)|phrase (it|my)|how (should|do|can) i (say|put|express|word|phrase)|what (should|do) i say|(make|making|be|being) (\w+ )?clear|clarity", r"specific and clear|clear about|clearly identifying"),
+    (r"put (it|this|my concerns?) across|word (it|my)|phrase (it|my)|how (should|do|can) i (say|put|express|word|phrase)|what (should|do) i say|(make|making|be|being) (\w+ )?clear|clarity|(challenge|concern)s? (\w+ ){0,3}(set out|include|contain|cover|involve)", r"specific and clear|clear about|clearly identifying"),
     (r"talk (it )?(over|through)|run (it|this) (past|by)|sound(ing)? (it )?(out|board)|(check|clarify) my thinking|not sure (about|of) my", r"clarify (their|your) thinking|consult"),
     (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply|designed for|meant for|(what|which) (situations|circumstances|cases)|when (is|should) (it|this|the \w+) (be )?used", r"aimed at|appl(y|ies) to|joint protocol|disagree on decision making|occasions when"),
     # "is safeguarding just social care's job?"
     (r"\b(responsib\w*|whose (job|duty|role)|(\w+'s|their|our) (job|duty))\b", r"responsib"),
     (r"\b(aims?|purpose|objective|goal|point of)\b", r"\b(aims?|purpose|objectives?)\b"),
+    # "can we go straight to senior managers?": the seed's word on the lowest or most relevant stage
+    (r"\b(straight to|skip|bypass|jump|go directly|directly to|start (at|with) (a )?(later|higher|senior))", r"lowest (possible )?stage|lowest stage|most relevant stage|earliest (possible )?stage"),
+    # "can we put things on hold until it's sorted?": the adult or child stays the focus meanwhile
+    (r"\b(on hold|wait(ing)? (until|for)|in the meantime|meanwhile|pause)\b", r"whilst the dispute|at all times|never leave|unprotected|detract|paramount"),
     (r"\b(comes? first|priority|prioriti[sz]e|paramount|most important|main (concern|focus)|(put|keep) (first|at the (centre|center|forefront)))\b", r"paramount|key focus|at the centre|forefront|priority"),
     (r"(no idea|(don'?t|do not) know|not sure|find( out)?|work out)\b.{0,30}\b(who|right (person|manager|contact)|contacts?)|anyone (who )?(can|could) help", r"key contacts|for assistance|(can|may) be contacted"),
     (r"\broute\b|\bvia\b|how (is|are|do|does|would|should) .{0,40}\b(escalated|referred|taken|get) (to|up)", r"\bvia\b|\broute\b"),
@@ -89,11 +93,16 @@ SAME_AS = {
     "confident": "confidence", "intimidated": "confidence", "junior": "status", "seniority": "status",
     "specialist": "expert", "specialists": "expert", "experts": "expert", "questioning": "challenge",
 }  # fmt: skip
-UNRESOLVED = re.compile(r"\b((got|get|gone|went|going|getting) nowhere|no (joy|luck|progress)|not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) ((resolve|agree|sort|work|help|fix|settle|solve)(e?d|s)?|get anywhere)|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after|beyond|then what|what then)\b")
+UNRESOLVED = re.compile(r"\b((got|get|gone|went|going|getting) nowhere|no (joy|luck|progress)|not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) ((resolve|agree|sort|work|help|fix|settle|solve)(e?d|s)?|get anywhere|budge|back down|listen|change (their|its|his|her) (mind|decision))|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after(?! (a|an|any|every|each)\b)|beyond|then what|what then)\b")
 # Who the procedure is for ("is it just for frontline staff?"): the seed says it in its own words.
 AUDIENCE = re.compile(r"\b((cover|apply|applies|for)\b.{0,12}\b(adults?|child(ren)?('?s)?)\b.{0,20}\b(both|adults?|child(ren)?('?s)?)|aimed at|(who|whom) is (it|this|the \w+( \w+)?) (for|aimed)|just for|only for|intended for|who (does|do) (it|this|the \w+( \w+)?) (apply|cover))\b")
 # "before it gets to stage 1": the question is about the stage before the one named.
 BEFORE_A_STAGE = re.compile(r"\bbefore (it (gets|goes|moves|reaches|is escalated)( up)?( to)? |reaching |getting to |going to |escalating to |we (get|go) to |moving to )?(the )?$")
+# When the partnership is told ("at what stage do we notify the STSCP?").
+NOTIFIED_WHEN = re.compile(r"\b((at )?(what|which) (stage|level|step|point)|when (do|does|should|must|would|will|is|are))\b.{0,40}\bnotif")
+# The asker's own role, when a disagreement has been brought to them.
+MY_ROLE = re.compile(r"\b(?:i'?m|i am|as) (?:a|an|the) ([a-z' ]{3,40}?)(?: here)?(?: and\b|,|\.|-|;|$)")
+BROUGHT_TO_ME = re.compile(r"\b(brought|raised|come|came|escalated|passed|referred|taken) (it |this |that |a \w+ |the \w+ )?(to|with) me\b|\bbrought me\b|\bin my team\b|\bmy (staff|team members?|practitioners?|workers?)\b")
 # Words that colour a question without changing what it asks.
 FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
 # What the procedure, or the body that wrote it, sets out to do.
@@ -105,7 +114,7 @@ HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60
 AT_A_LEVEL = re.compile(r"\b(at|during|in) (the )?([a-z' ]{3,40}?) (level|stage|step|tier)\b")
 WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
 # The first stage described rather than named: a talk with the other professional.
-FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called|rais(e|ed|ing)|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)?( directly)?\b)")
+FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called|rais(e|ed|ing)|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)?( directly)?\b|(to|with) (them|him|her)\b)")
 STOPWORDS = frozenset(
     "what when where which who whom whose why how does do did doing done should would could can will shall must "
     "have has had having the this that these those there their them they then than with from into onto about "
@@ -138,13 +147,13 @@ class Topic(str, enum.Enum):
 # not of its contact list.
 MEDIUM = re.compile(r"\b(is (an? )?e-?mail|can (i|we) (just )?e-?mail|face[ -]to[ -]face|in person|verbal(ly)?|(by|over|via|through) e-?mail|all by e-?mail|e-?mail or|or e-?mail|in writing or|or in writing|phone or|(tele)?phone call|(by|over|on) the (tele)?phone|just (a )?(call|ring))\b")
 CONTACT_SAID = re.compile(r"@|\bcontact|\b(tel|telephone|phone)\b.*\d|\d{4} ?\d{3}")
-MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail can|(tele)?phone|in person)\b")
+MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail (can|communication)|(tele)?phone|in person)\b")
 # Checked in this order; the first that matches is the question's topic.
 TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.DOCUMENT, re.compile(r"\b((when|what date|what year) (was|is|were|did) (it|this|the|our)( \w+)? (policy|procedure|protocol|document|guidance|briefing)( last)? (approved|reviewed|updated|published|written|issued|signed off|dated|agreed|due)|when was it (last )?(approved|reviewed|updated|published|written)|(review|approval|publication) date|due (for|a) review|(policy|procedure|protocol|document|guidance)( last)? (reviewed|updated|approved)|how (old|recent|current) is (it|this|the)|(which|what) version|is (it|this|the \w+) (still )?(current|in date|out of date|up to date))")),
     (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\b(background|what's the point of|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
     (Topic.IMMEDIATE_RISK, re.compile(r"\b(imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent|come to (serious |significant )?harm|(seriously|badly) (hurt|harmed|injured)|(serious|significant) harm (today|tonight|now|right now)|at risk of (serious |significant )?harm (today|tonight|now))")),
-    (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically )?(arise|come up|crop up|happen|occur)|(most )?(common|usual|typical|main|frequent) (things|areas|issues|reasons|causes|sources)\b.{0,40}\b(disagree|dispute|differ|challenge)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
+    (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?((professional|multi-agency|inter-agency) )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically )?(arise|come up|crop up|happen|occur)|(most )?(common|usual|typical|main|frequent) (things|areas|issues|reasons|causes|sources)\b.{0,40}\b(disagree|dispute|differ|challenge)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
     (Topic.NOT_COVERED, re.compile(r"\b(does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
     (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (do|should|must) i ((need|have|ought) to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
@@ -155,7 +164,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.RECORD, re.compile(r"\b(record(ed|ing|s)?|log(ged|s)?|write (\w+ )?(down|up)|in writing|document(ed|ation)?|case (file|notes?)|what (should|do) i (keep|note))")),
     (Topic.WHO, re.compile(r"\b(who|whom|which (manager|person|people)|involved|escalate (it )?to|raise (it )?with|go to)\b")),
     (Topic.STAGES, re.compile(r"\b(how many (stages|steps|levels)|what are the (stages|steps|levels)|stages|steps|levels|overview|how does (the|this|it) (\w+ )?(process|procedure|policy|protocol|escalation) work)\b")),
-    (Topic.ACTIONS, re.compile(r"\b(what (do|should|must|does|will) (i|we|they|the \w+|my \w+)|what happens|how do i|what to do|role of|do at)\b")),
+    (Topic.ACTIONS, re.compile(r"\b(what (do|should|must|does|will) (i|we|they|the \w+|my \w+)|what (am i|are we|is my \w+) (supposed|meant|expected|required) to do|what happens|how do i|what to do|role of|do at)\b")),
 ]
 
 
@@ -191,6 +200,7 @@ def stage_numbers(pack: Pack) -> dict[int, int]:
 
 def read_question(text: str, pack: Pack) -> Question:
     """The topic and stage a question names, in ``pack``'s numbering."""
+    text = _spelt_out(text)
     lowered = re.sub(r"\s+", " ", text.lower().replace("’", "'"))
     stage = None
     named = []  # (index in the pack, clause of the question) of each stage named by number
@@ -209,10 +219,19 @@ def read_question(text: str, pack: Pack) -> Question:
             stage = named[-1][0]
     if stage is None and (at_a_level := AT_A_LEVEL.search(lowered)):
         stage = _stage_of_people(pack, at_a_level.group(3))  # "at practitioner level"
-    if stage is None and re.search(r"(?<!come )(?<!comes )(?<!put )\b(first|to start|begin|start with)\b|\bbefore (anything|it('s| is| gets| goes)) (formal|official)", lowered):
+    if stage is None and re.search(r"(?<!come )(?<!comes )(?<!put )\b(first|to start|begin|start with)\b|\bbefore (anything|it('s| is| gets| goes)) (formal|official)|\bbefore (involving|going to|telling|escalating to|contacting|bringing in) (any |my |a |the |our )?(line )?(managers?|anyone else|seniors?)\b", lowered):
         stage = 0
     plain_words = FILLERS.sub("", lowered)  # "what do I actually need to put in it?"
     topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(plain_words)), None)
+    if topic is Topic.FORM and stage is None and NOTIFIED_WHEN.search(lowered):
+        # "at what stage do we notify the partnership?": the stage that notifies, in its own words
+        notifying = next((index for index, each in enumerate(pack.stages) if each.notify), None)
+        if notifying is not None:
+            return Question(topic=Topic.ACTIONS, stage=notifying, text=text)
+    if stage is None and topic in (Topic.ACTIONS, Topic.WHO) and BROUGHT_TO_ME.search(lowered):
+        # "I'm a line manager and my worker has brought me a disagreement: what do I do?"
+        if role := MY_ROLE.search(lowered):
+            stage = _stage_of_people(pack, role.group(1))
     if topic is Topic.FINAL and stage is None and AIM_ASKED.search(lowered):
         topic = None  # "what is the Executive Board's aim?" asks the seed's aims, not its last stage
     if topic is Topic.FINAL and HOW_IT_GETS_THERE.search(lowered):
@@ -252,6 +271,24 @@ def read_question(text: str, pack: Pack) -> Question:
         # not sorted. what happens at stage 2?" (or "…, what happens at stage 2?") is about stage 2.
         return Question(topic=topic, stage=stage + 1, text=text, after=stage)
     return Question(topic=topic, stage=stage, text=text)
+
+
+# Abbreviations practitioners type for what the seeds spell out.
+ABBREVIATIONS = {
+    r"sars?": "Safeguarding Adult Reviews", r"dsls?": "designated safeguarding lead", r"sw": "social worker",
+    r"hos": "head of service", r"asc": "adult social care", r"csc": "children's social care",
+}  # fmt: skip
+ABBREVIATED = re.compile(r"\b(" + "|".join(ABBREVIATIONS) + r")\b", re.IGNORECASE)
+
+
+def _spelt_out(text: str) -> str:
+    """``text`` with the abbreviations the seeds spell out spelt out ("do SARs mention it?")."""
+
+    def spell(match: re.Match) -> str:
+        word = match.group(0).lower()
+        return next(full for short, full in ABBREVIATIONS.items() if re.fullmatch(short, word))
+
+    return ABBREVIATED.sub(spell, text)
 
 
 def _sentence_around(lowered: str, at: int) -> str:
@@ -685,6 +722,10 @@ def _passage_index(pack_id: str, sections: tuple[str, ...], texts: tuple[str, ..
     return _PassageIndex(encoder.encode(list(texts)), encoder.encode(headed), words, rarity, math.log(1 + count))
 
 
+def _name_words(pack: Pack) -> set[str]:
+    return _content_words(" ".join((pack.name, pack.short_name, *pack.aliases)))
+
+
 def _shared_share(asked: set[str], words: frozenset[str], index: _PassageIndex) -> float:
     """The share of the question's content words a passage holds, each weighted by its rarity."""
     weights = {word: index.rarity.get(word, index.unseen) for word in asked}
@@ -727,7 +768,8 @@ def passage_evidence(pack: Pack, question: Question) -> list[Evidence]:
     )
     asked_vector = _question_vector(question.text)
     lowered = question.text.lower().replace("’", "'")
-    asked = _content_words(question.text)
+    # The partnership's own name says whose procedure, not what is asked ("…to the safeguarding adults board?").
+    asked = _content_words(question.text) - _name_words(pack)
     aspects = [said for asks, said in ASPECT_PATTERNS if asks.search(lowered)]
     index = question.stage
     if index is None and question.topic is Topic.FINAL:

@@ -365,6 +365,23 @@ EVERYDAY_QUESTIONS = [
     ("south-tyneside", "what should happen before it reaches stage 1?", "contact the practitioner who made the decision"),
     # a talk with someone no stage names is the first stage's talk
     ("warrington-adults", "I spoke with the hospital discharge nurse and we still disagree, who next?", "escalate the issue to their line manager"),
+    # e-mail as a way of raising it, not an address to write to
+    ("south-tyneside", "can we raise a challenge over email?", "E-mail communication, whilst important, can be open to misinterpretation"),
+    ("bury-adults", "what does my challenge need to include?", "clearly identifying concerns and the impact on the adult"),
+    # an abbreviation the seed spells out
+    ("bury-adults", "do SARs say anything about challenge?", "recurrent theme within Safeguarding Adult Reviews"),
+    # when the partnership is told is the stage that tells it
+    ("south-tyneside", "when do we have to notify the partnership about an escalation?", "should be notified of the nature of the professional challenge"),
+    # a manager brought a disagreement: the stage of managers
+    ("south-tyneside", "I'm a line manager and one of my workers has brought a disagreement to me, what do I do?", "contact the line manager of the practitioner who made the decision"),
+    ("south-tyneside", "before going to my manager what should I do about a decision I disagree with?", "contact the practitioner who made the decision"),
+    ("south-tyneside", "where do multi-agency disagreements usually come up?", "levels of need"),
+    ("warrington-adults", "the ward won't back down after I spoke to them, who now?", "escalate the issue to their line manager"),
+    # skipping stages, and the adult meanwhile
+    ("warrington-adults", "can I skip straight to the safeguarding adults board?", "resolved at the lowest stage possible"),
+    ("cambs-peterborough-adults", "do we wait until the dispute is settled before acting for the adult?", "whilst the dispute is being resolved"),
+    # "after a difficult escalation" is not a stage that failed
+    ("warrington-adults", "should managers debrief staff after an escalation?", "opportunities to debrief"),
     # the seed's sentence on starting at a later stage, word for word
     ("warrington-adults", "if they're at immediate risk can I skip stage 1?", "discretion should be used to initiate at the most relevant stage"),
 ]  # fmt: skip
