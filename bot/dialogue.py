@@ -341,10 +341,7 @@ class Assistant:
         if not text:
             return 0
         read = questions.read_question(text, pack)
-        lowered = text.lower()
-        if read.stage is not None and (read.after is not None or questions.STAGE_NUMBER.search(lowered) or questions.FINAL_STAGE.search(lowered)):
-            return read.stage
-        return 0
+        return read.stage if read.placed else 0
 
     def next_stage(self, state: State, text: str = "") -> Turn:
         """'Not resolved' or 'what next': move to the next stage, up to the final body. With no
@@ -541,8 +538,7 @@ class Assistant:
             return None
         if by_structure:
             read = questions.read_question(text, pack)
-            named = questions.STAGE_NUMBER.search(text.lower()) or questions.FINAL_STAGE.search(text.lower())
-            if read.after is not None or (read.stage is not None and named) or read.topic is questions.Topic.FINAL:
+            if read.placed or read.topic is questions.Topic.FINAL:
                 return text
         return next((each for each in (text, asked_part(text)) if each and questions.plainly_answers(pack, each)), None)
 

@@ -174,6 +174,13 @@ class Question:
     stage: int | None  # 0-based index in the pack
     text: str
     after: int | None = None  # the stage that did not resolve it, when the question asks what comes next
+    named: bool = False  # the stage is named by number or as the final one
+
+    @property
+    def placed(self) -> bool:
+        """Whether the question places itself at a stage: one it names, or the one after a stage
+        it says has failed."""
+        return self.stage is not None and (self.named or self.after is not None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,6 +208,13 @@ def stage_numbers(pack: Pack) -> dict[int, int]:
 def read_question(text: str, pack: Pack) -> Question:
     """The topic and stage a question names, in ``pack``'s numbering."""
     text = _spelt_out(text)
+    lowered = text.lower()
+    read = _read_question(text, pack)
+    return dataclasses.replace(read, named=bool(STAGE_NUMBER.search(lowered) or FINAL_STAGE.search(lowered)))
+
+
+def _read_question(text: str, pack: Pack) -> Question:
+    """``read_question`` but for whether the stage is named."""
     lowered = re.sub(r"\s+", " ", text.lower().replace("’", "'"))
     stage = None
     named = []  # (index in the pack, clause of the question) of each stage named by number
