@@ -86,6 +86,8 @@ ABOUT_THE_PROCEDURE = re.compile(
     r"|\b(the|this|our) (guidance|procedure|policy|protocol|briefing|document) (\w+ )?(recogni[sz]es|acknowledges|accepts|mentions|addresses)\b"
     r"|\b(is|are) (that|this|it) (normal|common|usual|recogni[sz]ed|acknowledged|a (known|common|recogni[sz]ed) (issue|problem|thing))\b"
     r"|\b(am i|are we|i'?m|i am|we'?re|we are) (not sure (if |whether )?(i'?m |we'?re |i am |we are )?)?(even )?(allowed|entitled|permitted) to (challenge|question|disagree|push back)\b"
+    # who to think it through with when a decision seems unsafe: the seed's principle, not the walk
+    r"|\b(unsafe|not safe|isn'?t safe)\b.{0,60}\bwho (should|do|can|could) (i|we) (speak|talk|go|turn) to\b"
 )
 ABOUT_A_STAGE = re.compile(r"\b(stage|level|step|manager|managers|lead|leads|head|heads|director|directors|board|partnership)s?\b")
 
@@ -518,6 +520,8 @@ class Assistant:
             asked = text
         if ABOUT_THE_PROCEDURE.search(asked.lower().replace("’", "'")):
             return asked
+        if ABOUT_THE_PROCEDURE.search(text.lower().replace("’", "'")):
+            return text  # "…it's not safe at all. Who should I talk to?"
         question = questions.read_question(asked, pack)
         if question.topic in SPECIFIC_TOPICS:
             return asked

@@ -368,6 +368,8 @@ def test_a_talk_with_the_other_worker_that_failed_is_walked_from_the_next_stage(
         ("warrington-adults", "I'm a support worker and I'm not sure I'm allowed to challenge the hospital social worker. Am I?", "empowered and supported within their agencies to challenge"),
         # asking what the procedure says of one's situation
         ("bury-adults", "Nobody in my team ever challenges the consultants, they're the experts. Does the procedure acknowledge that?", "one agency is seen as the “expert”"),
+        # who to think it through with when a decision seems unsafe is the seed's principle
+        ("south-tyneside", "The hospital's discharge decision looks unsafe to me. Who should I speak to?", "consult their manager or designated safeguarding lead"),
     ],
 )
 def test_a_worry_that_asks_what_the_procedure_says_of_it_is_answered_then_offered_the_walk(assistant, partnership, text, seed_says):

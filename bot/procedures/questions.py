@@ -69,7 +69,7 @@ ASPECTS = [
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
     (r"jointly|together|both (agencies|of us)|two agencies|more than one agency", r"jointly|more than one agency"),
     (r"put (it|this|my concerns?) across|word (it|my)|phrase (it|my)|how (should|do|can) i (say|put|express|word|phrase)|what (should|do) i say|(make|making|be|being) (\w+ )?clear|clarity|(challenge|concern)s? (\w+ ){0,3}(set out|include|contain|cover|involve)", r"specific and clear|clear about|clearly identifying"),
-    (r"talk (it )?(over|through)|run (it|this) (past|by)|sound(ing)? (it )?(out|board)|(check|clarify) my thinking|not sure (about|of) my", r"clarify (their|your) thinking|consult"),
+    (r"talk (it )?(over|through)|run (it|this) (past|by)|sound(ing)? (it )?(out|board)|(check|clarify) my thinking|not sure (about|of) my|\b(unsafe|not safe|isn'?t safe)\b.{0,60}\b(speak|talk|go|turn) to\b", r"clarify (their|your) thinking|consult"),
     (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply|designed for|meant for|(what|which) (situations|circumstances|cases)|when (is|should) (it|this|the \w+) (be )?used", r"aimed at|appl(y|ies) to|joint protocol|disagree on decision making|occasions when"),
     # "is safeguarding just social care's job?"
     (r"\b(responsib\w*|whose (job|duty|role)|(\w+'s|their|our) (job|duty))\b", r"responsib"),
@@ -913,7 +913,10 @@ def answer(pack: Pack, question: Question, *, use_meaning: bool = True) -> Answe
     if structured is not None and structured.answered:
         if question.topic is Topic.STAGES:
             return structured
-        added = _passages_to_add(pack, question, ranked, structured.text, PASSAGE_EXTRA)
+        # Who or what at no stage in particular is every stage's list: a sentence of the seed that
+        # is relevant at all says more to the point than the list.
+        general = question.stage is None and question.topic in (Topic.WHO, Topic.ACTIONS)
+        added = _passages_to_add(pack, question, ranked, structured.text, PASSAGE_RELEVANT if general else PASSAGE_EXTRA)
         if not added:
             return structured
         text = " ".join([structured.text, *(_sentence(p.said) for p in added)])
