@@ -86,6 +86,8 @@ ABOUT_THE_PROCEDURE = re.compile(
     r"|\b(the|this|our) (guidance|procedure|policy|protocol|briefing|document) (\w+ )?(recogni[sz]es|acknowledges|accepts|mentions|addresses)\b"
     r"|\b(is|are) (that|this|it) (normal|common|usual|recogni[sz]ed|acknowledged|a (known|common|recogni[sz]ed) (issue|problem|thing))\b"
     r"|\b(am i|are we|i'?m|i am|we'?re|we are) (not sure (if |whether )?(i'?m |we'?re |i am |we are )?)?(even )?(allowed|entitled|permitted) to (challenge|question|disagree|push back)\b"
+    # being challenged oneself: the seed's word on how to respond, not the walk for raising one
+    r"|\b(i'?ve been|i have been|i'?m being|i am being|we'?ve been|we have been|we'?re being|my \w+ (has|have) been) challenged\b"
     # who to think it through with when a decision seems unsafe: the seed's principle, not the walk
     r"|\b(unsafe|not safe|isn'?t safe)\b.{0,60}\bwho (should|do|can|could) (i|we) (speak|talk|go|turn) to\b"
 )

@@ -61,9 +61,11 @@ ASPECTS = [
     (r"record|writing|\bwrite|\bnote|\blog|document|\bkeep", r"record|writing|written|document|\blog"),
     (r"(?<!by )(?<!over )(?<!via )e-?mail(?! or)|contact|address|phone number", r"@|contact"),  # not "by e-mail": a medium
     (r"train|induction|new starter|team meeting|aware|(my|our) (team|staff)|team leader", r"training|team meeting|team members|your team|aware"),
-    (r"junior|senior|status|experience|confiden|nervous|qualified|intimidat|awkward|uncomfortable|specialists?\b|experts?\b|pay grade|out of my depth|daunt|(feel|felt) (like )?(i )?(can'?t|cannot|unable)|hard to (challenge|question)", r"status|experience|confidence|senior|unsupported|unable to challenge|expert"),
+    (r"(find|finds|found) it (hard|difficult)|on (their|my|our) own\b|junior|senior|status|experience|confiden|nervous|qualified|intimidat|awkward|uncomfortable|specialists?\b|experts?\b|pay grade|out of my depth|daunt|(feel|felt) (like )?(i )?(can'?t|cannot|unable)|hard to (challenge|question)", r"status|experience|confidence|senior|unsupported|unable to challenge|expert"),
+    # where staff find the policy
+    (r"\b(find|access|accessible|available|intranet|get hold of|look (it )?up)\b.{0,40}\b(policy|procedure|protocol|guidance|briefing)|\b(policy|procedure|protocol|guidance|briefing)\b.{0,40}\b(find|access|accessible|available|intranet)", r"accessible|intranet"),
     # "am I allowed to challenge them?", "is challenging another agency frowned upon?"
-    (r"\b(allowed|entitled|permitted|my place|the right|ok|okay|acceptable|fine)( for (me|us|an? \w+))? to (challenge|question|disagree|push back)\b|\b(challeng\w*|question\w*|disagree\w*|push\w* back)\b.{0,40}\b(negative|positive|bad|good|frowned|rude|disloyal|unprofessional|welcome[d]?|encouraged|trouble)\b", r"all staff|opportunity to challenge|empowered|positive|encouraged|responsibility of all|respectful challenge|is expected"),
+    (r"\b(allowed|entitled|permitted|my place|the right|ok|okay|acceptable|fine)( for (me|us|an? \w+))? to (challenge|question|disagree|push back)\b|\b(challeng\w*|question\w*|disagree\w*|push\w* back)\b.{0,40}\b(negative|positive|bad|good|frowned|rude|disloyal|unprofessional|welcome[d]?|encouraged|trouble|viewed|regarded|perceived|friction|conflict)\b", r"all staff|opportunity to challenge|empowered|positive|encouraged|responsibility of all|respectful challenge|is expected"),
     (r"respond|react|defensive|attitude|open mind|rethink|reconsider|challenged", r"defensive|open mind|revise|review decisions|respect"),
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
@@ -99,22 +101,24 @@ AUDIENCE = re.compile(r"\b((cover|apply|applies|for)\b.{0,12}\b(adults?|child(re
 # "before it gets to stage 1": the question is about the stage before the one named.
 BEFORE_A_STAGE = re.compile(r"\bbefore (it (gets|goes|moves|reaches|is escalated)( up)?( to)? |reaching |getting to |going to |escalating to |we (get|go) to |moving to )?(the )?$")
 # When the partnership is told ("at what stage do we notify the STSCP?").
-NOTIFIED_WHEN = re.compile(r"\b((at )?(what|which) (stage|level|step|point)|when (do|does|should|must|would|will|is|are))\b.{0,40}\bnotif")
+NOTIFIED_WHEN = re.compile(r"\b((at )?(what|which) (stage|level|step|point)|when (do|does|should|must|would|will|is|are))\b.{0,40}\b(notif|told|informed|made aware)")
 # The asker's own role, when a disagreement has been brought to them.
 MY_ROLE = re.compile(r"\b(?:i'?m|i am|as) (?:a|an|the) ([a-z' ]{3,40}?)(?: here)?(?: and\b|,|\.|-|;|$)")
 BROUGHT_TO_ME = re.compile(r"\b(brought|raised|come|came|escalated|passed|referred|taken) (it |this |that |a \w+ |the \w+ )?(to|with) me\b|\bbrought me\b|\bin my team\b|\bmy (staff|team members?|practitioners?|workers?)\b")
+# Just before a stage named as where it is going ("… to move it on to stage 2").
+TO_A_STAGE = re.compile(r"\b(move|moves|moving|go|goes|get|gets|getting|escalate|escalating|progress|progressing|take (it|this)|taking (it|this)|bring (it|this)) (it |this )?(up |on )?(on)?to (the )?$")
 # Words that colour a question without changing what it asks.
 FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
 # What the procedure, or the body that wrote it, sets out to do.
 AIM_ASKED = re.compile(r"\b(aims?|purpose|objectives?|goals?|position|stance|expects?|expectations?)\b")
 # When a stage's people come in ("when do line managers get involved?").
 # How a matter reaches a body or stage, as opposed to what that body does.
-HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60}\b(escalated|referred|taken|passed|get|gets|go|goes) (to|up)\b|\bthrough whom\b|\bvia whom\b|\bwhat(('s| is) the)? route\b")
+HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60}\b(escalated|referred|taken|passed|get|gets|go|goes|move|moves|progress|progresses) (on |onto |on to )?(to|up)\b|\bthrough whom\b|\bvia whom\b|\bwhat(('s| is) the)? route\b")
 # A stage named by its people rather than its number ("at practitioner level").
 AT_A_LEVEL = re.compile(r"\b(at|during|in) (the )?([a-z' ]{3,40}?) (level|stage|step|tier)\b")
 WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
 # The first stage described rather than named: a talk with the other professional.
-FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|phoned|called|rais(e|ed|ing)|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)?( directly)?\b|(to|with) (them|him|her)\b)")
+FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|rung|phoned|called|rais(e|ed|ing)|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)?( directly)?\b|(to|with) (them|him|her)\b|(the|their|a|an) (\w+ )?(ward|team|service|agency|school|practice|worker|nurse|officer|gp|police|hospital|provider|home)\b)")
 STOPWORDS = frozenset(
     "what when where which who whom whose why how does do did doing done should would could can will shall must "
     "have has had having the this that these those there their them they then than with from into onto about "
@@ -145,27 +149,29 @@ class Topic(str, enum.Enum):
 
 # How to raise it (face to face, by e-mail, in writing) is asked of the seed's own principles,
 # not of its contact list.
-MEDIUM = re.compile(r"\b(is (an? )?e-?mail|can (i|we) (just )?e-?mail|face[ -]to[ -]face|in person|verbal(ly)?|(by|over|via|through) e-?mail|all by e-?mail|e-?mail or|or e-?mail|in writing or|or in writing|phone or|(tele)?phone call|(by|over|on) the (tele)?phone|just (a )?(call|ring))\b")
+MEDIUM = re.compile(r"\b(is (an? )?e-?mail|or (just )?e-?mail|in the meeting|can (i|we) (just )?e-?mail|face[ -]to[ -]face|in person|verbal(ly)?|(by|over|via|through) e-?mail|all by e-?mail|e-?mail or|or e-?mail|in writing or|or in writing|phone or|(tele)?phone call|(by|over|on) the (tele)?phone|just (a )?(call|ring))\b")
 CONTACT_SAID = re.compile(r"@|\bcontact|\b(tel|telephone|phone)\b.*\d|\d{4} ?\d{3}")
 MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail (can|communication)|(tele)?phone|in person)\b")
 # Checked in this order; the first that matches is the question's topic.
 TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
-    (Topic.DOCUMENT, re.compile(r"\b((when|what date|what year) (was|is|were|did) (it|this|the|our)( \w+)? (policy|procedure|protocol|document|guidance|briefing)( last)? (approved|reviewed|updated|published|written|issued|signed off|dated|agreed|due)|when was it (last )?(approved|reviewed|updated|published|written)|(review|approval|publication) date|due (for|a) review|(policy|procedure|protocol|document|guidance)( last)? (reviewed|updated|approved)|how (old|recent|current) is (it|this|the)|(which|what) version|is (it|this|the \w+) (still )?(current|in date|out of date|up to date))")),
+    (Topic.DOCUMENT, re.compile(r"\b((who|which body|which board|what body) (\w+ )?approved|(when|what date|what year) (was|is|were|did) (it|this|the|our)( \w+)? (policy|procedure|protocol|document|guidance|briefing)( last)? (approved|reviewed|updated|published|written|issued|signed off|dated|agreed|due)|when was it (last )?(approved|reviewed|updated|published|written)|(review|approval|publication) date|due (for|a) review|(policy|procedure|protocol|document|guidance)( last)? (reviewed|updated|approved)|how (old|recent|current) is (it|this|the)|(which|what) version|is (it|this|the \w+) (still )?(current|in date|out of date|up to date))")),
     (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\b(background|what's the point of|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
-    (Topic.IMMEDIATE_RISK, re.compile(r"\b(imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent|come to (serious |significant )?harm|(seriously|badly) (hurt|harmed|injured)|(serious|significant) harm (today|tonight|now|right now)|at risk of (serious |significant )?harm (today|tonight|now))")),
-    (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?((professional|multi-agency|inter-agency) )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically )?(arise|come up|crop up|happen|occur)|(most )?(common|usual|typical|main|frequent) (things|areas|issues|reasons|causes|sources)\b.{0,40}\b(disagree|dispute|differ|challenge)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
-    (Topic.NOT_COVERED, re.compile(r"\b(does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
-    (Topic.THEMES, re.compile(r"\b(themes?|thematics?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
-    (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (do|should|must) i ((need|have|ought) to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
+    (Topic.IMMEDIATE_RISK, re.compile(r"\b((likely|about|going) to be (harmed|hurt) (very )?(soon|today|tonight|now)|harmed (very )?soon|imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent|come to (serious |significant )?harm|(seriously|badly) (hurt|harmed|injured)|(serious|significant) harm (today|tonight|now|right now)|at risk of (serious |significant )?harm (today|tonight|now))")),
+    (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?((professional|multi-agency|inter-agency) )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically |tend to |tends to )?(arise|come up|crop up|happen|occur)|(most )?(common|usual|typical|main|frequent) (things|areas|issues|reasons|causes|sources)\b.{0,40}\b(disagree|dispute|differ|challenge)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
+    (Topic.NOT_COVERED, re.compile(r"\b(mixed up with|confused with|confuse (it|this)|(is|are) (this|the|it)( escalation)? (process|procedure|policy|protocol)( \w+)? (the )?(right|correct|appropriate) (route|one|process|way|thing)|can i use (this|the) (protocol|procedure|policy|process)|does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
+    (Topic.THEMES, re.compile(r"\b(themes?|thematics?|keeps? (a )?track|patterns?|trends?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
+    (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (information|details) (should|must|do i need to|needs? to|ha(s|ve) to) (be )?(included|include|provided|given|sent|put)|what (do|should|must) i ((need|have|ought) to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
     (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contacts?\b|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
     (Topic.TIMESCALE, re.compile(r"\b((maximum|max|longest|at most)\b.{0,60}\b(take|last|days|weeks|time)|how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
     (Topic.FINAL, re.compile(r"\b((final|last) (decision|say|call|word)|who (\w+ )?(decides|makes the (final )?(decision|call)|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
-    (Topic.RECORD, re.compile(r"\b(record(ed|ing|s)?|log(ged|s)?|write (\w+ )?(down|up)|in writing|document(ed|ation)?|case (file|notes?)|what (should|do) i (keep|note))")),
+    (Topic.RECORD, re.compile(r"\b(record(ed|ing|s)?|log(ged|s)?|(write|written|wrote) (\w+ )?(down|up)|in writing|document(ed|ation)?|case (file|notes?)|what (should|do) i (keep|note))")),
     (Topic.WHO, re.compile(r"\b(who|whom|which (manager|person|people)|involved|escalate (it )?to|raise (it )?with|go to)\b")),
     (Topic.STAGES, re.compile(r"\b(how many (stages|steps|levels)|what are the (stages|steps|levels)|stages|steps|levels|overview|how does (the|this|it) (\w+ )?(process|procedure|policy|protocol|escalation) work)\b")),
     (Topic.ACTIONS, re.compile(r"\b(what (do|should|must|does|will) (i|we|they|the \w+|my \w+)|what (am i|are we|is my \w+) (supposed|meant|expected|required) to do|what happens|how do i|what to do|role of|do at)\b")),
 ]
+
+FINAL_WORDS = dict(TOPIC_PATTERNS)[Topic.FINAL]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,7 +228,9 @@ def _read_question(text: str, pack: Pack) -> Question:
         stage = len(pack.stages) - 1
     else:
         numbers = stage_numbers(pack)
+        target = False  # the stage named is where it is to go ("who do I go to, to move to stage 2?")
         for match in STAGE_NUMBER.finditer(lowered):
+            target = bool(TO_A_STAGE.search(lowered[: match.start()]))
             word = match.group(1) or match.group(2)
             index = numbers.get(int(word) if word.isdigit() else NUMBER_WORDS[word])
             if index and BEFORE_A_STAGE.search(lowered[: match.start()]) and len(STAGE_NUMBER.findall(lowered)) == 1:
@@ -233,11 +241,11 @@ def _read_question(text: str, pack: Pack) -> Question:
             stage = named[-1][0]
     if stage is None and (at_a_level := AT_A_LEVEL.search(lowered)):
         stage = _stage_of_people(pack, at_a_level.group(3))  # "at practitioner level"
-    if stage is None and re.search(r"(?<!come )(?<!comes )(?<!put )\b(first|to start|begin|start with)\b|\bbefore (anything|it('s| is| gets| goes)) (formal|official)|\bbefore (involving|going to|telling|escalating to|contacting|bringing in) (any |my |a |the |our )?(line )?(managers?|anyone else|seniors?)\b", lowered):
+    if stage is None and re.search(r"(?<!come )(?<!comes )(?<!put )\b(first|to start|begin|start with)\b|\bbefore (anything|it('s| is| gets| goes)) (formal|official)|\bbefore (any|a|the) (formal|official) (stage|step|level|process)|\bbefore (involving|going to|telling|escalating to|contacting|bringing in) (any |my |a |the |our )?(line )?(managers?|anyone else|seniors?)\b", lowered):
         stage = 0
     plain_words = FILLERS.sub("", lowered)  # "what do I actually need to put in it?"
     topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(plain_words)), None)
-    if topic is Topic.FORM and stage is None and NOTIFIED_WHEN.search(lowered):
+    if topic in (Topic.FORM, Topic.WHO, Topic.ACTIONS, None) and stage is None and NOTIFIED_WHEN.search(lowered):
         # "at what stage do we notify the partnership?": the stage that notifies, in its own words
         notifying = next((index for index, each in enumerate(pack.stages) if each.notify), None)
         if notifying is not None:
@@ -248,6 +256,13 @@ def _read_question(text: str, pack: Pack) -> Question:
             stage = _stage_of_people(pack, role.group(1))
     if topic is Topic.FINAL and stage is None and AIM_ASKED.search(lowered):
         topic = None  # "what is the Executive Board's aim?" asks the seed's aims, not its last stage
+    if stage is None and topic is Topic.THEMES and FINAL_WORDS.search(lowered):
+        stage = len(pack.stages) - 1  # "once the independent chair has recommended, is it reported?"
+    if stage is None and topic is Topic.RECORD and FIRST_CONVERSATION.search(lowered):
+        stage = 0  # "I've rung the other agency: do I record that call?" is the first stage's record
+    if stage and named and (HOW_IT_GETS_THERE.search(lowered) or target) and topic in (Topic.WHO, Topic.ACTIONS, None):
+        # "how does it move to stage 3?": who takes it there, and the stage before's own sentence
+        return Question(topic=Topic.WHO, stage=stage, text=text)
     if topic is Topic.FINAL and HOW_IT_GETS_THERE.search(lowered):
         # "how is it escalated to the Board, through whom?": the last stage's first actions
         return Question(topic=Topic.ACTIONS, stage=len(pack.stages) - 1, text=text)
@@ -424,7 +439,7 @@ def _actions(pack: Pack, index: int | None) -> Answer:
 
 
 def _record(pack: Pack, index: int | None, text: str = "") -> Answer:
-    if index is None and re.search(r"e-?mail|referral", text.lower()):
+    if index is None and re.search(r"e-?mail|referr", text.lower()):
         # "What should the e-mail contain?": the stage whose contact is written to.
         index = next((i for i, s in enumerate(pack.stages) if any(pack.contact(c).email for c in s.notify)), None)
     facts: list[Fact] = list(pack.stage(index).record) if index is not None else list(pack.record_keeping)
@@ -868,6 +883,8 @@ def _next_stage(pack: Pack, question: Question) -> Answer:
         failed = pack.stage(question.after)
         # (its first sentence says how it began, not where it goes)
         then = [a for a in failed.actions[1:] if IF_IT_FAILS.match(a) and not _stage_mentions(a)][:1]
+        # a timed step the stage itself takes when it remains unresolved (Bury children: directors)
+        then += [f"{d.what.rstrip('.')} {d.timescale.text}" for d in failed.deadlines if IF_IT_FAILS.match(d.what)]
         if pack.said_as_a_sentence(failed.if_not_resolved) and all(_plain(failed.if_not_resolved) != _plain(a) for a in then):
             then.append(failed.if_not_resolved)
         if then:

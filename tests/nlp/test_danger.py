@@ -23,6 +23,7 @@ STATED = [
         ("the child is fitting on the classroom floor", "fitting"),
         ("she cut her arm and is bleeding heavily, refusing help", "bleeding"),
         ("mum says he is being beaten right now, we can hear shouting", "attack happening"),
+        ("a pupil has just told me what happens at home and I think she needs protecting tonight", "needs protecting now"),
 ]
 
 
@@ -47,6 +48,7 @@ def test_a_stated_sign_of_danger_now_is_read(text, sign):
         "I disagree with the social worker about the threshold for the family",
         "how long does level 2 take?",
         "the school trip was a knockout, thanks",
+        "what does the policy say about children who need protection?",
     ],
 )
 def test_a_message_with_no_sign_of_danger_now_is_left_to_the_classifier(text):

@@ -382,6 +382,24 @@ EVERYDAY_QUESTIONS = [
     ("cambs-peterborough-adults", "do we wait until the dispute is settled before acting for the adult?", "whilst the dispute is being resolved"),
     # "after a difficult escalation" is not a stage that failed
     ("warrington-adults", "should managers debrief staff after an escalation?", "opportunities to debrief"),
+    # how it moves on to a stage it names: the stage before's own sentence
+    ("warrington-adults", "how does it progress to stage 3 if the managers still disagree?", "consult with senior management and representatives"),
+    ("warrington-adults", "talking directly got nowhere; who do I see to move it on to stage 2?", "their line manager or the named/ designated safeguarding lead"),
+    # the failed stage's own timed step
+    ("bury-children", "the two heads of service couldn't agree, what now?", "equivalent directors/assistant directors"),
+    # a first talk's record, and what a referral to the board includes
+    ("warrington-adults", "I phoned the hospital ward about it this morning, do I need to write that up?", "record this step within their case recording"),
+    ("bury-adults", "what details need to be included when referring it to the board?", "details of the disagreement and action"),
+    # what it is not to be confused with, who approved it, harm coming soon
+    ("bury-children", "what shouldn't this procedure be confused with?", "Multi Agency Safeguarding Hub"),
+    ("cambs-peterborough-adults", "who approved this policy?", "Approved: LSAB October 2018"),
+    ("cambs-peterborough-adults", "the adult is likely to be harmed today while we argue, what now?", "referred immediately to the Police/Social Care"),
+    # keeping track of patterns, the final body's recommendation reported
+    ("south-tyneside", "is anyone keeping track of trends in escalations?", "Escalation and Challenge spreadsheet"),
+    ("warrington-adults", "is the independent chair's recommendation reported to anyone?", "reported to the WSAB Main Board"),
+    # when the partnership is told, in other words; where the policy is kept
+    ("south-tyneside", "at what point is the partnership informed?", "should be notified of the nature of the professional challenge"),
+    ("bury-adults", "how do I make sure my team can access the policy?", "accessible to all your team members"),
     # the seed's sentence on starting at a later stage, word for word
     ("warrington-adults", "if they're at immediate risk can I skip stage 1?", "discretion should be used to initiate at the most relevant stage"),
 ]  # fmt: skip
