@@ -47,7 +47,7 @@ COMPARE = re.compile(r"\b(same|compare|comparison|different|differ|what about|ho
 # A message phrased as a question, and one about a stage or its people: with no walk under way,
 # "managers couldn't resolve it at stage two - next step?" asks about the procedure.
 ASKED = re.compile(
-    r"\?$|^(who|whose|what|whats|what's|where|when|how|which|is|does|do|can|should)\b"
+    r"\?$|^(who|whose|what|whats|what's|where|when|how|which|is|does|do|can|should|give|tell|show|explain|list|name)\b|\bexamples?\b"
     r"|\b(who|what|where|when|how|which) (do|does|did|should|can|could|is|are|was|will|must|happens"
     r"|gets?|goes|go|has|have|needs?|decides?|deals?|handles?)\b"
     r"|\bwho next\b|\bhow (fast|long|quickly|soon)\b"
@@ -536,15 +536,15 @@ class Assistant:
         whole message, or else its last sentence that asks ("I'm not sure about my thinking yet.
         Can I talk it over first?"); or, ``by_structure``, a message that asks where it goes once
         a stage the pack names has failed ("heads of service have looked at it, still stuck. where
-        now?"), asks about a stage it names by number, or about the final decision. None if none
-        of these."""
+        now?"), asks about a stage it names by number, or asks something specific of the pack (the
+        final decision, a timescale, the form, where disagreements arise). None if none of these."""
         pack = self.library.get(state.partnership)
         text = text.strip()
         if pack is None or not ASKED.search(text.lower()):
             return None
         if by_structure:
             read = questions.read_question(text, pack)
-            if read.placed or read.topic is questions.Topic.FINAL:
+            if read.placed or read.topic in SPECIFIC_TOPICS:
                 return text
         return next((each for each in (text, asked_part(text)) if each and questions.plainly_answers(pack, each)), None)
 

@@ -403,6 +403,10 @@ def test_a_message_the_nlu_could_not_place_is_answered_when_it_asks_about_a_name
     assert "Decision making remains with statutory agencies" in turn.replies[0].variables["answer"]
     turn = assistant.triage(State(partnership="cambs-peterborough-adults"), unclear, ranking, text="new to the team, can I run it past someone before stage 1?")
     assert responses(turn) == ["utter_answer"]
+    # Something specific of the pack: where disagreements arise.
+    turn = assistant.triage(state, unclear, ranking, text="examples please of the areas where challenge tends to come up")
+    assert responses(turn) == ["utter_answer"]
+    assert "criteria for referrals" in turn.replies[0].variables["answer"]
     # The same question the NLU is sure is out of scope stays out of scope.
     sure_out = {"name": "out_of_scope", "confidence": 0.95}
     turn = assistant.triage(state, sure_out, [sure_out], text="who has the final say on the office rota?")
