@@ -88,6 +88,7 @@ ABOUT_THE_PROCEDURE = re.compile(
     r"|\b(am i|are we|i'?m|i am|we'?re|we are) (not sure (if |whether )?(i'?m |we'?re |i am |we are )?)?(even )?(allowed|entitled|permitted) to (challenge|question|disagree|push back)\b"
     # being challenged oneself: the seed's word on how to respond, not the walk for raising one
     r"|\b(i'?ve been|i have been|i'?m being|i am being|we'?ve been|we have been|we'?re being|my \w+ (has|have) been) challenged\b"
+    r"|\b(has|have|had) (just )?challenged (me|my|our|us)\b"
     # who to think it through with when a decision seems unsafe: the seed's principle, not the walk
     r"|\b(unsafe|not safe|isn'?t safe)\b.{0,60}\bwho (should|do|can|could) (i|we) (speak|talk|go|turn) to\b"
 )

@@ -107,6 +107,8 @@ MY_ROLE = re.compile(r"\b(?:i'?m|i am|as) (?:a|an|the) ([a-z' ]{3,40}?)(?: here)
 BROUGHT_TO_ME = re.compile(r"\b(brought|raised|come|came|escalated|passed|referred|taken) (it |this |that |a \w+ |the \w+ )?(to|with) me\b|\bbrought me\b|\bin my team\b|\bmy (staff|team members?|practitioners?|workers?)\b")
 # Just before a stage named as where it is going ("… to move it on to stage 2").
 TO_A_STAGE = re.compile(r"\b(move|moves|moving|go|goes|get|gets|getting|escalate|escalating|progress|progressing|take (it|this)|taking (it|this)|bring (it|this)) (it |this )?(up |on )?(on)?to (the )?$")
+# The first stage described, not numbered ("what do I do first?", "before it goes formal").
+FIRST_STAGE_CUE = re.compile(r"(?<!come )(?<!comes )(?<!put )\b(first|to start|begin|start with)\b|\bbefore (anything|it('s| is| gets| goes)) (formal|official)|\bbefore (any|a|the) (formal|official) (stage|step|level|process)|\bbefore (involving|going to|telling|escalating to|contacting|bringing in) (any |my |a |the |our )?(line )?(managers?|anyone else|seniors?)\b")
 # Words that colour a question without changing what it asks.
 FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
 # What the procedure, or the body that wrote it, sets out to do.
@@ -180,7 +182,7 @@ class Question:
     stage: int | None  # 0-based index in the pack
     text: str
     after: int | None = None  # the stage that did not resolve it, when the question asks what comes next
-    named: bool = False  # the stage is named by number or as the final one
+    named: bool = False  # the stage is named: by number, as the final one, or as the first
 
     @property
     def placed(self) -> bool:
@@ -216,7 +218,8 @@ def read_question(text: str, pack: Pack) -> Question:
     text = _spelt_out(text)
     lowered = text.lower()
     read = _read_question(text, pack)
-    return dataclasses.replace(read, named=bool(STAGE_NUMBER.search(lowered) or FINAL_STAGE.search(lowered)))
+    named = STAGE_NUMBER.search(lowered) or FINAL_STAGE.search(lowered) or FIRST_STAGE_CUE.search(lowered)
+    return dataclasses.replace(read, named=bool(named))
 
 
 def _read_question(text: str, pack: Pack) -> Question:
@@ -241,7 +244,7 @@ def _read_question(text: str, pack: Pack) -> Question:
             stage = named[-1][0]
     if stage is None and (at_a_level := AT_A_LEVEL.search(lowered)):
         stage = _stage_of_people(pack, at_a_level.group(3))  # "at practitioner level"
-    if stage is None and re.search(r"(?<!come )(?<!comes )(?<!put )\b(first|to start|begin|start with)\b|\bbefore (anything|it('s| is| gets| goes)) (formal|official)|\bbefore (any|a|the) (formal|official) (stage|step|level|process)|\bbefore (involving|going to|telling|escalating to|contacting|bringing in) (any |my |a |the |our )?(line )?(managers?|anyone else|seniors?)\b", lowered):
+    if stage is None and FIRST_STAGE_CUE.search(lowered):
         stage = 0
     plain_words = FILLERS.sub("", lowered)  # "what do I actually need to put in it?"
     topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(plain_words)), None)
