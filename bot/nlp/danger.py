@@ -33,6 +33,7 @@ SIGNS: dict[str, str] = {
     "on the way to them": r"\b(?:heading|on (?:his|her|their) way|driving|going|gone|turned up|outside|released) (?:back )?(?:to|at) (?:the |her |his |their |my )?(?:victim'?s? )?(?:address|house|home|flat|door|school)\b",
     "missing": rf"\b{_CHILD}\b[^.?!]{{0,40}}\b(?:(?:is|are|'s|has|have|has been|have been|went|gone) missing(?! (?:a lot of |loads of |lots of |some |most of |so much )?(?:school|lessons|classes|appointments|sessions|education))|(?:has|have) (?:run|ran) away|can'?t be found|cannot be found|(?:has|have)n'?t been seen since)\b|\bmissing from (?:home|care) (?:now|tonight|since)\b",
     "left alone": rf"\b{_CHILD}\b[^.?!]{{0,30}}\b(?:left (?:home )?alone|home alone|on (?:his|her|their) own (?:at home|overnight|all night)|alone (?:at|in the) (?:home|house|flat) (?:overnight|all night|for hours))\b",
+    "harm about to happen": r"\b(?:about to|going to)(?: come to| suffer)? (?:serious |significant |grave )?(?:harm|be (?:seriously |badly )?(?:harmed|hurt|injured))\b(?! (?:in the (?:long|longer) (?:run|term)|over time|eventually|one day|in future))",
     "needs protecting now": r"\b(?:need|needs|needing) (?:protecting|protection|to be protected|to be kept safe|safeguarding) (?:today|tonight|now|right now|immediately|urgently|straight away)\b",
     "locked in": rf"\b{_PERSON}\b[^.?!]{{0,30}}\b(?:locked (?:(?:him|her|them) )?(?:in|inside|up)|being held|can'?t get out|won'?t let (?:him|her|them) (?:leave|out))\b",
 }

@@ -24,6 +24,7 @@ STATED = [
         ("she cut her arm and is bleeding heavily, refusing help", "bleeding"),
         ("mum says he is being beaten right now, we can hear shouting", "attack happening"),
         ("a pupil has just told me what happens at home and I think she needs protecting tonight", "needs protecting now"),
+        ("on scene now and I think the old gentleman is about to come to serious harm", "harm about to happen"),
 ]
 
 
@@ -49,6 +50,8 @@ def test_a_stated_sign_of_danger_now_is_read(text, sign):
         "how long does level 2 take?",
         "the school trip was a knockout, thanks",
         "what does the policy say about children who need protection?",
+        # the statutory threshold is a judgement under dispute, not a sign of danger now
+        "I think she is likely to suffer significant harm but children's services say it's below threshold",
     ],
 )
 def test_a_message_with_no_sign_of_danger_now_is_left_to_the_classifier(text):
