@@ -61,7 +61,9 @@ ASPECTS = [
     (r"record|writing|\bwrite|\bnote|\blog|document|\bkeep", r"record|writing|written|document|\blog"),
     (r"(?<!by )(?<!over )(?<!via )e-?mail(?! or)|contact|address|phone number", r"@|contact"),  # not "by e-mail": a medium
     (r"train|induction|new starter|team meeting|aware|(my|our) (team|staff)|team leader", r"training|team meeting|team members|your team|aware"),
-    (r"(find|finds|found) it (hard|difficult)|on (their|my|our) own\b|junior|senior|status|experience|confiden|nervous|qualified|intimidat|awkward|uncomfortable|specialists?\b|experts?\b|pay grade|out of my depth|daunt|(feel|felt) (like )?(i )?(can'?t|cannot|unable)|hard to (challenge|question)", r"status|experience|confidence|senior|unsupported|unable to challenge|expert"),
+    (r"(find|finds|found) it (hard|difficult)|on (their|my|our) own\b|hold(ing)? back|reluctan|hesitan|afraid|scared|count(s)? (for )?less|less weight|worth less|not clinical|junior|senior|status|experience|confiden|nervous|qualified|intimidat|awkward|uncomfortable|specialists?\b|experts?\b|pay grade|out of my depth|daunt|(feel|felt) (like )?(i )?(can'?t|cannot|unable)|hard to (challenge|question)", r"status|experience|confidence|senior|unsupported|unable to challenge|expert"),
+    # hearing the outcome
+    (r"\b(find out|hear|be told|know) (\w+ ){0,3}(decided|decision|outcome)|hear back", r"decision in writing|inform(ing)? (the referrer|them)|feedback|acknowledge receipt"),
     # where staff find the policy
     (r"\b(find|access|accessible|available|intranet|get hold of|look (it )?up)\b.{0,40}\b(policy|procedure|protocol|guidance|briefing)|\b(policy|procedure|protocol|guidance|briefing)\b.{0,40}\b(find|access|accessible|available|intranet)", r"accessible|intranet"),
     # "am I allowed to challenge them?", "is challenging another agency frowned upon?"
@@ -77,7 +79,7 @@ ASPECTS = [
     (r"\b(responsib\w*|whose (job|duty|role)|(\w+'s|their|our) (job|duty))\b", r"responsib"),
     (r"\b(aims?|purpose|objective|goal|point of)\b", r"\b(aims?|purpose|objectives?)\b"),
     # "can we go straight to senior managers?": the seed's word on the lowest or most relevant stage
-    (r"\b(straight to|skip|bypass|jump|go directly|directly to|start (at|with) (a )?(later|higher|senior))", r"lowest (possible )?stage|lowest stage|most relevant stage|earliest (possible )?stage"),
+    (r"\b(straight to|skip|bypass|jump|go directly|directly to|start (at|with) (a )?(later|higher|senior))|(what|which) (level|stage) (should|do|are|is) .{0,40}\b(dealt|resolved|sorted|handled)|\b(ideally|normally) be (dealt|resolved|sorted|handled)", r"lowest (possible )?stage|lowest stage|most relevant stage|earliest (possible )?stage"),
     # "can we put things on hold until it's sorted?": the adult or child stays the focus meanwhile
     (r"\b(on hold|wait(ing)? (until|for)|in the meantime|meanwhile|pause)\b", r"whilst the dispute|at all times|never leave|unprotected|detract|paramount"),
     (r"\b(comes? first|priority|prioriti[sz]e|paramount|most important|main (concern|focus)|(put|keep) (first|at the (centre|center|forefront)))\b", r"paramount|key focus|at the centre|forefront|priority"),
@@ -101,7 +103,7 @@ AUDIENCE = re.compile(r"\b((cover|apply|applies|for)\b.{0,12}\b(adults?|child(re
 # "before it gets to stage 1": the question is about the stage before the one named.
 BEFORE_A_STAGE = re.compile(r"\bbefore (it (gets|goes|moves|reaches|is escalated)( up)?( to)? |reaching |getting to |going to |escalating to |we (get|go) to |moving to )?(the )?$")
 # When the partnership is told ("at what stage do we notify the STSCP?").
-NOTIFIED_WHEN = re.compile(r"\b((at )?(what|which) (stage|level|step|point)|when (do|does|should|must|would|will|is|are))\b.{0,40}\b(notif|told|informed|made aware)")
+NOTIFIED_WHEN = re.compile(r"\b((at )?(what|which) (stage|level|step|point)|when (do|does|should|must|would|will|is|are))\b.{0,40}\b(notif|told|tell|informed|made aware)")
 # The asker's own role, when a disagreement has been brought to them.
 MY_ROLE = re.compile(r"\b(?:i'?m|i am|as) (?:a|an|the) ([a-z' ]{3,40}?)(?: here)?(?: and\b|,|\.|-|;|$)")
 BROUGHT_TO_ME = re.compile(r"\b(brought|raised|come|came|escalated|passed|referred|taken) (it |this |that |a \w+ |the \w+ )?(to|with) me\b|\bbrought me\b|\bin my team\b|\bmy (staff|team members?|practitioners?|workers?)\b")
@@ -160,7 +162,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\b(background|what's the point of|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
     (Topic.IMMEDIATE_RISK, re.compile(r"\b((likely|about|going) to be (harmed|hurt) (very )?(soon|today|tonight|now)|harmed (very )?soon|imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent|come to (serious |significant )?harm|(seriously|badly) (hurt|harmed|injured)|(serious|significant) harm (today|tonight|now|right now)|at risk of (serious |significant )?harm (today|tonight|now))")),
     (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?((professional|multi-agency|inter-agency) )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically |tend to |tends to )?(arise|come up|crop up|happen|occur)|(most )?(common|usual|typical|main|frequent) (things|areas|issues|reasons|causes|sources)\b.{0,40}\b(disagree|dispute|differ|challenge)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
-    (Topic.NOT_COVERED, re.compile(r"\b(mixed up with|confused with|confuse (it|this)|(is|are) (this|the|it)( escalation)? (process|procedure|policy|protocol)( \w+)? (the )?(right|correct|appropriate) (route|one|process|way|thing)|can i use (this|the) (protocol|procedure|policy|process)|does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
+    (Topic.NOT_COVERED, re.compile(r"\b((is|are) (this|it) the (process|procedure|policy|protocol) (i|we) (use|follow|should use)|mixed up with|confused with|confuse (it|this)|(is|are) (this|the|it)( escalation)? (process|procedure|policy|protocol)( \w+)? (the )?(right|correct|appropriate) (route|one|process|way|thing)|can i use (this|the) (protocol|procedure|policy|process)|does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|keeps? (a )?track|patterns?|trends?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
     (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (information|details) (should|must|do i need to|needs? to|ha(s|ve) to) (be )?(included|include|provided|given|sent|put)|what (do|should|must) i ((need|have|ought) to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
     (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contacts?\b|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
@@ -309,6 +311,7 @@ def _read_question(text: str, pack: Pack) -> Question:
 ABBREVIATIONS = {
     r"sars?": "Safeguarding Adult Reviews", r"dsls?": "designated safeguarding lead", r"sw": "social worker",
     r"hos": "head of service", r"asc": "adult social care", r"csc": "children's social care",
+    r"sab": "Safeguarding Adults Board", r"mgrs?": "manager", r"hw": "how", r"wat|wot": "what", r"shld": "should",
 }  # fmt: skip
 ABBREVIATED = re.compile(r"\b(" + "|".join(ABBREVIATIONS) + r")\b", re.IGNORECASE)
 
@@ -455,7 +458,7 @@ def _record(pack: Pack, index: int | None, text: str = "") -> Answer:
 
 
 EACH_STAGE = re.compile(r"\b(each|every|all( the)?|at (each|every)) (stage|level|step)s?\b")
-FORM_CONTENTS = re.compile(r"\b(ask(s|ing)? (for|about)|contain|include|fields?|fill(ed)? (in|out)|sections?|(put|write|goes|go) (on|in)|what'?s (on|in)|what is (on|in)|information|details|evidence|questions?)\b")
+FORM_CONTENTS = re.compile(r"\b(ask(s|ing)? (for|about)|ask(s|ing)? (\w+ ){0,3}to (set out|describe|explain|give|include)|set out|contain|include|fields?|fill(ed)? (in|out)|sections?|(put|write|goes|go) (on|in)|what'?s (on|in)|what is (on|in)|information|details|evidence|questions?)\b")
 
 
 def _form_contents(pack: Pack) -> Answer | None:

@@ -400,6 +400,14 @@ EVERYDAY_QUESTIONS = [
     # when the partnership is told, in other words; where the policy is kept
     ("south-tyneside", "at what point is the partnership informed?", "should be notified of the nature of the professional challenge"),
     ("bury-adults", "how do I make sure my team can access the policy?", "accessible to all your team members"),
+    # typed short: abbreviations and quick spellings
+    ("bury-adults", "email to refer to the SAB?", "BSP@bury.gov.uk"),
+    ("warrington-adults", "hw quickly do disputes need sorting", "within the shortest timescale possible"),
+    # holding back, counting for less, where it should be dealt with, hearing the outcome
+    ("bury-adults", "why are some staff reluctant to challenge other agencies?", "agencies can feel unable to challenge decisions"),
+    ("warrington-adults", "which level should a disagreement normally be dealt with at?", "resolved at the lowest stage possible"),
+    ("bury-children", "after the request for resolution goes in, how do I hear back about the decision?", "informing them of the decision in writing"),
+    ("south-tyneside", "at what stage do we tell the board?", "should be notified of the nature of the professional challenge"),
     # the seed's sentence on starting at a later stage, word for word
     ("warrington-adults", "if they're at immediate risk can I skip stage 1?", "discretion should be used to initiate at the most relevant stage"),
 ]  # fmt: skip
