@@ -76,6 +76,7 @@ SPECIFIC_TOPICS = frozenset(
     {
         questions.Topic.TIMESCALE, questions.Topic.FORM, questions.Topic.CONTACT, questions.Topic.RECORD,
         questions.Topic.FINAL, questions.Topic.THEMES, questions.Topic.AUDIENCE, questions.Topic.CATEGORIES,
+        questions.Topic.NOT_COVERED,
     }
 )  # fmt: skip
 # A question that only points back at what the message said before it ("Is that normal?", "Am I?").
@@ -217,6 +218,10 @@ class Assistant:
         asked = self._plain_question(state, text, by_structure=by_structure) if unsure and not decision.risk_alert else None
         if asked:
             return self.question(state, asked)
+        if decision.route == CONDUCT and not decision.risk_alert and self._asks_if_it_applies(state, text):
+            # "…the way one worker behaves. Is this the right route?": what the pack says it does
+            # not cover, which names where conduct goes, in the partnership's words.
+            return self.question(state, text)
         specific = self._specific_question(state, text) if decision.route == DISAGREEMENT and not decision.risk_alert and state.stage is None else None
         if specific:
             # "…they closed it too early. Can two agencies escalate it jointly?": the question is
@@ -531,6 +536,13 @@ class Assistant:
         if question.topic is None and questions.best_relevance(pack, asked) >= QUESTION_BESIDE_A_WORRY:
             return asked
         return None
+
+    def _asks_if_it_applies(self, state: State, text: str) -> bool:
+        """Whether a message asks if the procedure is the one to use ("is this the process I
+        use?", "can I use this protocol?")."""
+        pack = self.library.get(state.partnership)
+        asked = asked_part(text)
+        return pack is not None and bool(asked) and questions.read_question(asked, pack).topic is questions.Topic.NOT_COVERED
 
     def _plain_question(self, state: State, text: str, *, by_structure: bool = True) -> str | None:
         """A question about the chosen partnership's procedure that its seed plainly answers: the

@@ -413,6 +413,23 @@ def test_a_message_the_nlu_could_not_place_is_answered_when_it_asks_about_a_name
     assert responses(turn) == ["utter_out_of_scope"]
 
 
+def test_asking_if_the_procedure_is_the_route_is_answered_from_what_it_does_not_cover(assistant):
+    # The NLU read a conduct concern; the message asks whether this is the procedure to use.
+    turn = assistant.triage(
+        State(partnership="bury-children"), *sure("conduct_concern", 0.7),
+        text="Newly qualified teacher here. If a pupil tells me someone at home is hurting them, is this the process I use?",
+    )  # fmt: skip
+    assert responses(turn) == ["utter_answer"]
+    assert "Multi Agency Safeguarding Hub" in turn.replies[0].variables["answer"]
+    # Read as a disagreement, the same kind of question is answered, then offered the walk.
+    turn = assistant.triage(
+        State(partnership="south-tyneside", subject="children"), *sure("professional_disagreement", 0.8),
+        text="What bothers me is how one support worker behaves with the children. Is escalation the right route?",
+    )  # fmt: skip
+    assert responses(turn) == ["utter_answer", "utter_offer_walk"]
+    assert "does not apply to cases where there may be concerns" in turn.replies[0].variables["answer"]
+
+
 def test_an_unsure_message_whose_last_sentence_asks_is_answered_from_that_sentence(assistant):
     ranking = [
         {"name": "professional_disagreement", "confidence": 0.45},
