@@ -24,6 +24,12 @@ def sure(intent: str, confidence: float = 0.95):
     return top, [top, {"name": "out_of_scope", "confidence": (1 - confidence) / 2}]
 
 
+def ranked(*scores: tuple[str, float]) -> tuple[dict, list[dict]]:
+    """The top intent and the ranking of an NLU reading, from (intent, confidence) pairs."""
+    ranking = [{"name": name, "confidence": confidence} for name, confidence in scores]
+    return ranking[0], ranking
+
+
 def responses(turn) -> list[str]:
     return [reply.response for reply in turn.replies]
 
@@ -380,23 +386,19 @@ def test_a_worry_that_asks_what_the_procedure_says_of_it_is_answered_then_offere
 
 
 def test_an_unsure_message_asking_where_it_goes_after_a_named_stage_is_answered(assistant):
-    unsure = [
-        {"name": "professional_disagreement", "confidence": 0.45},
-        {"name": "ask_procedure", "confidence": 0.35},
-        {"name": "immediate_risk", "confidence": 0.05},
-    ]
+    unsure = ranked(("professional_disagreement", 0.45), ("ask_procedure", 0.35), ("immediate_risk", 0.05))
     state = State(partnership="south-tyneside")
-    turn = assistant.triage(state, unsure[0], unsure, text="both heads of service have met and we're still stuck. where does it go now?")
+    turn = assistant.triage(state, *unsure, text="both heads of service have met and we're still stuck. where does it go now?")
     assert responses(turn) == ["utter_answer"]
     assert "passed to STSCP / STSAB Business Manager" in turn.replies[0].variables["answer"]
     # A worry that names no question is still asked about.
-    turn = assistant.triage(state, unsure[0], unsure, text="both heads of service have met and we're still stuck")
+    turn = assistant.triage(state, *unsure, text="both heads of service have met and we're still stuck")
     assert responses(turn) == ["utter_ask_route"]
 
 
 def test_a_message_the_nlu_could_not_place_is_answered_when_it_asks_about_a_named_stage_or_the_final_say(assistant):
     unclear = {"name": "nlu_fallback", "confidence": 0.3}
-    ranking = [{"name": "ask_procedure", "confidence": 0.25}, {"name": "out_of_scope", "confidence": 0.2}]
+    _, ranking = ranked(("ask_procedure", 0.25), ("out_of_scope", 0.2))
     state = State(partnership="bury-adults")
     turn = assistant.triage(state, unclear, ranking, text="once it's with the board who has the last word on it")
     assert responses(turn) == ["utter_answer"]
