@@ -72,7 +72,7 @@ ASPECTS = [
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
     (r"jointly|together|both (agencies|of us)|two agencies|more than one agency", r"jointly|more than one agency"),
-    (r"put (it|this|my concerns?) across|word (it|my)|phrase (it|my)|how (should|do|can) i (say|put|express|word|phrase)|what (should|do) i say|(make|making|be|being) (\w+ )?clear|clarity|(challenge|concern)s? (\w+ ){0,3}(set out|include|contain|cover|involve)", r"specific and clear|clear about|clearly identifying"),
+    (r"put (it|this|my concerns?) across|word (it|my)|phrase (it|my)|how (should|do|can) i (say|put|express|word|phrase)|what (should|do) i say|(make|making|be|being) (\w+ )?clear|clarity|(challenge|concern)s?\b[^.?!]{0,60}\b((set|setting|sets) out|include|contain|cover|involve)", r"specific and clear|clear about|clearly identifying"),
     (r"talk (it )?(over|through)|run (it|this) (past|by)|sound(ing)? (it )?(out|board)|(check|clarify) my thinking|not sure (about|of) my|\b(unsafe|not safe|isn'?t safe)\b.{0,60}\b(speak|talk|go|turn) to\b", r"clarify (their|your) thinking|consult"),
     (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply|designed for|meant for|(what|which) (situations|circumstances|cases)|when (is|should) (it|this|the \w+) (be )?used", r"aimed at|appl(y|ies) to|joint protocol|disagree on decision making|occasions when"),
     # "is safeguarding just social care's job?"
@@ -119,7 +119,7 @@ FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|
 AIM_ASKED = re.compile(r"\b(aims?|purpose|objectives?|goals?|position|stance|expects?|expectations?)\b")
 # When a stage's people come in ("when do line managers get involved?").
 # How a matter reaches a body or stage, as opposed to what that body does.
-HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60}\b(escalated|referred|taken|passed|get|gets|go|goes|move|moves|progress|progresses) (on |onto |on to )?(to|up)\b|\bthrough whom\b|\bvia whom\b|\bwhat(('s| is) the)? route\b")
+HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60}\b(escalated|referred|taken|passed|get|gets|go|goes|move|moves|progress|progresses|(get|gets|take|takes|bring|brings|escalate|refer) (it|this|a \w+|the \w+|our \w+)) (on |onto |on to )?(to|up)\b|\bthrough whom\b|\bvia whom\b|\bwhat(('s| is) the)? route\b")
 # A stage named by its people rather than its number ("at practitioner level").
 AT_A_LEVEL = re.compile(r"\b(at|during|in) (the )?([a-z' ]{3,40}?) (level|stage|step|tier)\b")
 WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")

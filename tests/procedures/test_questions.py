@@ -408,6 +408,9 @@ EVERYDAY_QUESTIONS = [
     ("warrington-adults", "which level should a disagreement normally be dealt with at?", "resolved at the lowest stage possible"),
     ("bury-children", "after the request for resolution goes in, how do I hear back about the decision?", "informing them of the decision in writing"),
     ("south-tyneside", "at what stage do we tell the board?", "should be notified of the nature of the professional challenge"),
+    # how to get it to the final body, named by its stage
+    ("cambs-peterborough-adults", "how do we take a case to the board at stage four?", "via the Head of Service"),
+    ("bury-adults", "if I challenge the ward's plan, what am I meant to be setting out for them?", "clearly identifying concerns and the impact on the adult"),
     # the seed's sentence on starting at a later stage, word for word
     ("warrington-adults", "if they're at immediate risk can I skip stage 1?", "discretion should be used to initiate at the most relevant stage"),
 ]  # fmt: skip
