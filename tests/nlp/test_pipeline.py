@@ -66,6 +66,8 @@ def test_whom_the_worry_is_about(nlp):
     assert subject_of("residents") == "adults"
     assert subject_of("the toddler") is None  # a phrase, not an entity text
     assert subject_of("toddler") == "children"
+    # a son or daughter may be any age ("in danger from her son"): no subject from the word alone
+    assert subject_of("son") is None and subject_of("daughter") is None
 
 
 def test_saved_pipeline_loads_with_spacy(tmp_path, library):
