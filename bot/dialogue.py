@@ -58,11 +58,16 @@ ASKED = re.compile(
 QUESTION_BESIDE_A_WORRY = 0.5
 
 
+def _lowered(text: str) -> str:
+    """``text`` in lower case with plain apostrophes, as the patterns here are written."""
+    return text.lower().replace("’", "'")
+
+
 def asked_part(text: str) -> str:
     """The last sentence of ``text`` that asks something ("… closed it. Can we escalate jointly?"),
     or "" when none does."""
     sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+", text.strip()) if s.strip()]
-    asked = [s for s in sentences if ASKED.search(s.lower().replace("’", "'"))]
+    asked = [s for s in sentences if ASKED.search(_lowered(s))]
     return asked[-1] if asked else ""
 
 
@@ -522,13 +527,13 @@ class Assistant:
         at it ("…they're the experts. Is that a known issue?")."""
         pack = self.library.get(state.partnership)
         asked = asked_part(text)
-        if pack is None or not asked or WHAT_TO_DO.search(text.lower().replace("’", "'")):
+        if pack is None or not asked or WHAT_TO_DO.search(_lowered(text)):
             return None
-        if REFERS_BACK.search(asked.lower().replace("’", "'")):
+        if REFERS_BACK.search(_lowered(asked)):
             asked = text
-        if ABOUT_THE_PROCEDURE.search(asked.lower().replace("’", "'")):
+        if ABOUT_THE_PROCEDURE.search(_lowered(asked)):
             return asked
-        if ABOUT_THE_PROCEDURE.search(text.lower().replace("’", "'")):
+        if ABOUT_THE_PROCEDURE.search(_lowered(text)):
             return text  # "…it's not safe at all. Who should I talk to?"
         question = questions.read_question(asked, pack)
         if question.topic in SPECIFIC_TOPICS:

@@ -220,15 +220,15 @@ def stage_numbers(pack: Pack) -> dict[int, int]:
 def read_question(text: str, pack: Pack) -> Question:
     """The topic and stage a question names, in ``pack``'s numbering."""
     text = _spelt_out(text)
-    lowered = text.lower()
-    read = _read_question(text, pack)
+    lowered = re.sub(r"\s+", " ", text.lower().replace("’", "'"))
+    read = _read_question(text, lowered, pack)
     named = STAGE_NUMBER.search(lowered) or FINAL_STAGE.search(lowered) or FIRST_STAGE_CUE.search(lowered)
     return dataclasses.replace(read, named=bool(named))
 
 
-def _read_question(text: str, pack: Pack) -> Question:
-    """``read_question`` but for whether the stage is named."""
-    lowered = re.sub(r"\s+", " ", text.lower().replace("’", "'"))
+def _read_question(text: str, lowered: str, pack: Pack) -> Question:
+    """``read_question`` of ``text`` (``lowered``: lower case, plain quotes and spaces), but for
+    whether the stage is named."""
     stage = None
     named = []  # (index in the pack, clause of the question) of each stage named by number
     if FINAL_STAGE.search(lowered):
@@ -760,8 +760,13 @@ def _passage_index(pack_id: str, sections: tuple[str, ...], texts: tuple[str, ..
     return _PassageIndex(encoder.encode(list(texts)), encoder.encode(headed), words, rarity, math.log(1 + count))
 
 
-def _name_words(pack: Pack) -> set[str]:
-    return _content_words(" ".join((pack.name, pack.short_name, *pack.aliases)))
+def _name_words(pack: Pack) -> frozenset[str]:
+    return _names_words(pack.id, (pack.name, pack.short_name, *pack.aliases))
+
+
+@functools.lru_cache(maxsize=16)
+def _names_words(pack_id: str, names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(_content_words(" ".join(names)))
 
 
 def _shared_share(asked: set[str], words: frozenset[str], index: _PassageIndex) -> float:
