@@ -39,6 +39,7 @@ ALONE_WEIGHT = 0.4  # the sentence alone against the sentence under its heading
 STAGE_BONUS = 0.12
 LONG_ANSWER = 400  # characters of structured answer after which one passage is added, not two
 CLOSE = 0.06  # a second passage this close to the best is given too
+BOTH_SURE = 0.7  # ... or one this relevant, however the best scores
 SECTION_EXTRA = 0.35  # the stage's own best sentence is added to its answer above this
 # A question the NLU did not read as one ("how should I put my concern across at step 1", read as
 # unclear) is answered when a seed sentence scores this well: above every one of 300 CLINC150
@@ -52,23 +53,28 @@ ANSWERS_ON_ITS_OWN = 0.6
 ORDER_KEYWORDS = 1.13  # the rarity-weighted share of the question's words the passage holds
 ORDER_BONUS = 4.08  # times the stage / medium bonus
 ORDER_ASPECT = 0.42  # each aspect (below) the question asks about and the passage speaks of
+ORDER_QUOTED = 0.3  # the question quotes a run of the passage's own words (``QUOTED_RUN``)
+QUOTED_RUN = 5  # words in a row, at least three of them content words
 # A passage ordered this high is relevant even when its score is below PASSAGE_RELEVANT: 94% of
 # development questions' best passages reach it, 3% of 1,000 CLINC150 out-of-scope utterances'.
 ORDER_RELEVANT = 0.8
+CLEAR_LEAD = 0.3  # an order this far ahead of the next, with an aspect asked, makes the best relevant
 # What a practitioner asks about in everyday words, and how the seeds say it.
 ASPECTS = [
     (r"how long|\bdays?\b|\btime|quick|soon|deadline|speed|fast", r"\bdays?\b|timescale|timely|quickly|as soon as|shortest|within"),
     (r"record|writing|\bwrite|\bnote|\blog|document|\bkeep", r"record|writing|written|document|\blog"),
     (r"(?<!by )(?<!over )(?<!via )e-?mail(?! or)|contact|address|phone number", r"@|contact"),  # not "by e-mail": a medium
     (r"train|induction|new starter|team meeting|aware|(my|our) (team|staff)|team leader", r"training|team meeting|team members|your team|aware"),
-    (r"(find|finds|found) it (hard|difficult)|on (their|my|our) own\b|hold(ing)? back|reluctan|hesitan|afraid|scared|count(s)? (for )?less|less weight|worth less|not clinical|junior|senior|status|experience|confiden|nervous|qualified|intimidat|awkward|uncomfortable|specialists?\b|experts?\b|pay grade|out of my depth|daunt|(feel|felt) (like )?(i )?(can'?t|cannot|unable)|hard to (challenge|question)", r"status|experience|confidence|senior|unsupported|unable to challenge|expert"),
+    (r"(find|finds|found) it (hard|difficult)|on (their|my|our) own\b|\balone\b|by myself|unsupported|hold(ing)? back|reluctan|hesitan|afraid|scared|count(s)? (for )?less|less weight|worth less|not clinical|junior|senior|status|experience|confiden|nervous|qualified|intimidat|awkward|uncomfortable|specialists?\b|experts?\b|pay grade|out of my depth|daunt|(feel|felt) (like )?(i )?(can'?t|cannot|unable)|hard to (challenge|question)", r"status|experience|confidence|empowered|unsupported|unable to challenge|expert"),
     # hearing the outcome
     (r"\b(find out|hear|be told|know) (\w+ ){0,3}(decided|decision|outcome)|hear back", r"decision in writing|inform(ing)? (the referrer|them)|feedback|acknowledge receipt"),
     # where staff find the policy
     (r"\b(find|access|accessible|available|intranet|get hold of|look (it )?up)\b.{0,40}\b(policy|procedure|protocol|guidance|briefing)|\b(policy|procedure|protocol|guidance|briefing)\b.{0,40}\b(find|access|accessible|available|intranet)", r"accessible|intranet"),
     # "am I allowed to challenge them?", "is challenging another agency frowned upon?"
     (r"\b(allowed|entitled|permitted|my place|the right|ok|okay|acceptable|fine)( for (me|us|an? \w+))? to (challenge|question|disagree|push back)\b|\b(challeng\w*|question\w*|disagree\w*|push\w* back)\b.{0,40}\b(negative|positive|bad|good|frowned|rude|disloyal|unprofessional|welcome[d]?|encouraged|trouble|viewed|regarded|perceived|friction|conflict)\b", r"all staff|opportunity to challenge|empowered|positive|encouraged|responsibility of all|respectful challenge|is expected"),
-    (r"respond|react|defensive|attitude|open mind|rethink|reconsider|challenged", r"defensive|open mind|revise|review decisions|respect"),
+    (r"respond|react|\btreat|\bhandle|defensive|attitude|open mind|rethink|reconsider", r"defensive|open mind|revise|review decisions|respect the views|seen in a positive way|encouraged and accepted"),
+    # being the one challenged ("another agency challenges my decision")
+    (r"challenged\b|challeng\w* (my|our|one of (my|our)) (\w+'?s? )?(decisions?|plans?|views?|assessments?|judge?ments?|practice)|challenges? (from [\w ]{1,30} )?(to|of|against) (my|our)", r"defensive|open mind|revise|review decisions|seen in a positive way|encouraged and accepted"),
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
     (r"jointly|together|both (agencies|of us)|two agencies|more than one agency", r"jointly|more than one agency"),
@@ -81,9 +87,17 @@ ASPECTS = [
     # "can we go straight to senior managers?": the seed's word on the lowest or most relevant stage
     (r"\b(straight to|skip|bypass|jump|go directly|directly to|start (at|with) (a )?(later|higher|senior))|(what|which) (level|stage) (should|do|are|is) .{0,40}\b(dealt|resolved|sorted|handled)|\b(ideally|normally) be (dealt|resolved|sorted|handled)", r"lowest (possible )?stage|lowest stage|most relevant stage|earliest (possible )?stage"),
     # "can we put things on hold until it's sorted?": the adult or child stays the focus meanwhile
-    (r"\b(on hold|wait(ing)? (until|for)|in the meantime|meanwhile|pause)\b", r"whilst the dispute|at all times|never leave|unprotected|detract|paramount"),
+    (r"\b(on hold|wait(ing)? (until|for)|in the meantime|meanwhile|pause|never (let|allow)|at no (time|point)|while (the |a |this |an? )?(\w+ )?(disagreement|dispute|escalation|challenge|argument) (is )?(going on|ongoing|happening|runs|being (resolved|sorted))|while (we|they) (argue|disagree|sort))\b", r"at all times|never leave|unprotected|detract|throughout"),
     (r"\b(comes? first|priority|prioriti[sz]e|paramount|most important|main (concern|focus)|(put|keep) (first|at the (centre|center|forefront)))\b", r"paramount|key focus|at the centre|forefront|priority"),
     (r"(no idea|(don'?t|do not) know|not sure|find( out)?|work out)\b.{0,30}\b(who|right (person|manager|contact)|contacts?)|anyone (who )?(can|could) help", r"key contacts|for assistance|(can|may) be contacted"),
+    # what to be able to show for a concern
+    (r"\b(show|evidence|prove|demonstrate|back (it|this|that|them|my \w+) up)\b", r"\bevidence"),
+    # support for staff after a hard escalation
+    (r"debrief|stress|upset|distress|wellbeing|well-being|look after (my |our )?(staff|team)|support (for )?(my |our )?(staff|team)", r"debrief"),
+    # "we don't disagree, we're both worried: can we use it?"
+    (r"\b(don'?t|do not|not) (actually |really )?disagree|\bshared (concern|worry)|\bboth (worried|concerned)\b", r"shared concern"),
+    # a dispute that shows up a gap in policy
+    (r"\b(gap|flaw|weakness|hole)s? in\b.{0,30}\b(policy|policies|procedure|protocol|guidance)|\bpolicy (issue|gap|problem)s?", r"policy issues"),
     (r"\broute\b|\bvia\b|how (is|are|do|does|would|should) .{0,40}\b(escalated|referred|taken|get) (to|up)", r"\bvia\b|\broute\b"),
 ]
 ASPECT_PATTERNS = [(re.compile(asked), re.compile(said)) for asked, said in ASPECTS]
@@ -95,7 +109,7 @@ SAME_AS = {
     "boss": "manager", "supervisor": "manager", "disagree": "disagreement", "dispute": "disagreement",
     "log": "record", "rethink": "review", "reconsider": "review", "nervous": "confidence",
     "confident": "confidence", "intimidated": "confidence", "junior": "status", "seniority": "status",
-    "specialist": "expert", "specialists": "expert", "experts": "expert", "questioning": "challenge",
+    "together": "jointly", "joint": "jointly", "show": "evidence", "prove": "evidence", "demonstrate": "evidence", "debriefing": "debrief", "specialist": "expert", "specialists": "expert", "experts": "expert", "questioning": "challenge",
 }  # fmt: skip
 UNRESOLVED = re.compile(r"\b((got|get|gone|went|going|getting) nowhere|no (joy|luck|progress)|not (been )?resolved|(doesn'?t|does not|didn'?t|did not|can'?t|cannot|couldn'?t|won'?t|hasn'?t|has not|haven'?t|have not|never) ((resolve|agree|sort|work|help|fix|settle|solve)(e?d|s)?|get anywhere|budge|back down|listen|change (their|its|his|her) (mind|decision))|(didn'?t|did not|hasn'?t|has not) (get|got) (it )?(anywhere|resolved|sorted)|no (resolution|agreement)|still|remains?|fail(s|ed)?|next|after(?! (a|an|any|every|each)\b)|beyond|then what|what then)\b")
 # Who the procedure is for ("is it just for frontline staff?"): the seed says it in its own words.
@@ -110,7 +124,7 @@ BROUGHT_TO_ME = re.compile(r"\b(brought|raised|come|came|escalated|passed|referr
 # Just before a stage named as where it is going ("… to move it on to stage 2").
 TO_A_STAGE = re.compile(r"\b(move|moves|moving|go|goes|get|gets|getting|escalate|escalating|progress|progressing|take (it|this)|taking (it|this)|bring (it|this)) (it |this )?(up |on )?(on)?to (the )?$")
 # The first stage described, not numbered ("what do I do first?", "before it goes formal").
-FIRST_STAGE_CUE = re.compile(r"(?<!come )(?<!comes )(?<!put )\b(first|to start|begin|start with)\b|\bbefore (anything|it('s| is| gets| goes)) (formal|official)|\bbefore (any|a|the) (formal|official) (stage|step|level|process)|\bbefore (involving|going to|telling|escalating to|contacting|bringing in) (any |my |a |the |our )?(line )?(managers?|anyone else|seniors?)\b")
+FIRST_STAGE_CUE = re.compile(r"(?<!come )(?<!comes )(?<!put )\b(first(?! (key |main )?(principles?|priority|consideration|rule|thing to remember))|to start|begin|start with)\b|\bbefore (going|it goes|we go|i go|you go|moving) (formal|official)|\bbefore (anything|it('s| is| gets| goes)) (formal|official)|\bbefore (any|a|the) (formal|official) (stage|step|level|process)|\bbefore (involving|going to|telling|escalating to|contacting|bringing in) (any |my |a |the |our )?(line )?(managers?|anyone else|seniors?)\b")
 # The asker introducing themselves ("Newly qualified teacher here.", "I'm a support worker,").
 INTRODUCTION = re.compile(r"^\s*(([\w' ]{2,40}) here\b|(i'?m|i am|as) (a|an|the) [\w' ]{2,40}?(?= (here|and|but|so)\b|[,.;:-]))[,.;:-]?\s*")
 # Words that colour a question without changing what it asks.
@@ -122,6 +136,8 @@ AIM_ASKED = re.compile(r"\b(aims?|purpose|objectives?|goals?|position|stance|exp
 HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60}\b(escalated|referred|taken|passed|get|gets|go|goes|move|moves|progress|progresses|(get|gets|take|takes|bring|brings|escalate|refer) (it|this|a \w+|the \w+|our \w+)) (on |onto |on to )?(to|up)\b|\bthrough whom\b|\bvia whom\b|\bwhat(('s| is) the)? route\b")
 # A stage named by its people rather than its number ("at practitioner level").
 AT_A_LEVEL = re.compile(r"\b(at|during|in) (the )?([a-z' ]{3,40}?) (level|stage|step|tier)\b")
+# Once it has reached a stage's people ("what happens once it reaches the business manager?").
+REACHES = re.compile(r"\b(once|when|after|if|now) (it|this|that|the \w+|my \w+|our \w+)( is| has|'s)? (reaches|reached|gets to|got to|goes to|gone to|with|lands with|(referred|escalated|passed|sent) to|been (referred|escalated|passed|sent) to) (?P<whom>.{3,60})")
 WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
 # The first stage described rather than named: a talk with the other professional.
 FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|rung|phoned|called|rais(e|ed|ing)|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)?( directly)?\b|(to|with) (them|him|her)\b|(the|their|a|an) (\w+ )?(ward|team|service|agency|school|practice|worker|nurse|officer|gp|police|hospital|provider|home)\b)")
@@ -161,10 +177,10 @@ MEDIUM_SAID = re.compile(r"\b(face[ -]to[ -]face|verbal(ly)?|in writing|e-?mail 
 # Checked in this order; the first that matches is the question's topic.
 TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.DOCUMENT, re.compile(r"\b((who|which body|which board|what body) (\w+ )?approved|(when|what date|what year) (was|is|were|did) (it|this|the|our)( \w+)? (policy|procedure|protocol|document|guidance|briefing)( last)? (approved|reviewed|updated|published|written|issued|signed off|dated|agreed|due)|when was it (last )?(approved|reviewed|updated|published|written)|(review|approval|publication) date|due (for|a) review|(policy|procedure|protocol|document|guidance)( last)? (reviewed|updated|approved)|how (old|recent|current) is (it|this|the)|(which|what) version|is (it|this|the \w+) (still )?(current|in date|out of date|up to date))")),
-    (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\b(background|what's the point of|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
+    (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\b(background|what's the point of (the |this |having (a |the |this )?)?(procedure|policy|protocol|process|briefing|guidance|escalation|it|this|all this)\b|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
     (Topic.IMMEDIATE_RISK, re.compile(r"\b((likely|about|going) to be (harmed|hurt) (very )?(soon|today|tonight|now)|harmed (very )?soon|imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent|come to (serious |significant )?harm|(seriously|badly) (hurt|harmed|injured)|(serious|significant) harm (today|tonight|now|right now)|at risk of (serious |significant )?harm (today|tonight|now))")),
     (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?((professional|multi-agency|inter-agency) )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically |tend to |tends to )?(arise|come up|crop up|happen|occur)|(most )?(common|usual|typical|main|frequent) (things|areas|issues|reasons|causes|sources)\b.{0,40}\b(disagree|dispute|differ|challenge)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(typical|common) (disagreements?|disputes?|reasons))")),
-    (Topic.NOT_COVERED, re.compile(r"\b((is|are) (this|it) the (process|procedure|policy|protocol) (i|we) (use|follow|should use)|is (this |the )?(escalation|this (process|procedure|protocol)) the (right|correct) (route|way|process|thing)|(is|are) (this|that) the (right|correct) route|mixed up with|confused with|confuse (it|this)|(is|are) (this|the|it)( escalation)? (process|procedure|policy|protocol)( \w+)? (the )?(right|correct|appropriate) (route|one|process|way|thing)|can i use (this|the) (protocol|procedure|policy|process)|does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
+    (Topic.NOT_COVERED, re.compile(r"\b((is|are) (this|it) the (process|procedure|policy|protocol) (i|we) (use|follow|should use)|is (this |the )?(escalation|this (process|procedure|protocol)) the (right|correct) (route|way|process|thing)|(is|are) (this|that) the (right|correct) route|\b(is|are) (this|the|it)\b.{0,60}\b(process|procedure|policy|protocol) (\w+ )?the (right |correct |appropriate |proper )?(route|way|process|one|thing) (for|to use)|mixed up with|confused with|confuse (it|this)|(is|are) (this|the|it)( escalation)? (process|procedure|policy|protocol)( \w+)? (the )?(right|correct|appropriate) (route|one|process|way|thing)|can i use (this|the) (protocol|procedure|policy|process)|does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|keeps? (a )?track|patterns?|trends?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
     (Topic.RECORD, re.compile(r"\b(what should (the|my) (e-?mail|referral|letter) (contain|include|say)|what (information|details) (should|must|do i need to|needs? to|ha(s|ve) to) (be )?(included|include|provided|given|sent|put)|what (do|should|must) i ((need|have|ought) to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
     (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contacts?\b|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
@@ -276,12 +292,19 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
     if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details", lowered):
         topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
     if MEDIUM.search(lowered) and topic in (Topic.CONTACT, Topic.WHO, Topic.ACTIONS, Topic.FORM):
-        topic = None  # "should it be face to face or by e-mail?" is answered by the seed's principles
+        topic = None
+    if MEDIUM.search(lowered) and topic is Topic.RECORD and not re.search(r"record|\blog|document|case (file|notes?)|\bkeep", lowered):
+        topic = None  # "should I raise it in writing or verbally?" is how to raise it, not the record  # "should it be face to face or by e-mail?" is answered by the seed's principles
     if AUDIENCE.search(lowered) and topic in (Topic.WHO, Topic.ACTIONS, Topic.NOT_COVERED, None):
         return Question(topic=Topic.AUDIENCE, stage=None, text=text)  # who it is for
     if stage is None and topic in (Topic.WHO, Topic.ACTIONS, None) and WHEN_INVOLVED.search(lowered):
         # "when do line managers get involved?": the stage of those people, and what starts it
         stage = _stage_of_people(pack, lowered)
+        if stage is not None:
+            return Question(topic=Topic.ACTIONS, stage=stage, text=text)
+    if stage is None and topic in (Topic.WHO, Topic.ACTIONS, None) and (reaches := REACHES.search(lowered)):
+        # "what happens once the referral reaches the business manager?": that stage's actions
+        stage = _stage_of_people(pack, reaches.group("whom"))
         if stage is not None:
             return Question(topic=Topic.ACTIONS, stage=stage, text=text)
     unresolved = UNRESOLVED.search(lowered)
@@ -290,8 +313,8 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
         if stage is None and FIRST_CONVERSATION.search(lowered):
             stage = 0  # "talking to the other worker didn't fix it": the first stage is that talk
         named = [(stage, lowered)] if stage is not None else []
-    if topic is None and stage is not None:
-        topic = Topic.ACTIONS
+    if topic in (None, Topic.STAGES) and stage is not None:
+        topic = Topic.ACTIONS  # "before the formal stages start, what do I do?"
     if len({index for index, _ in named}) > 1 and named[0][0] < named[-1][0]:
         # "level 1 hasn't worked, what's level 2?": asked about the later, after the earlier
         return Question(topic=topic, stage=stage, text=text, after=named[0][0])
@@ -341,7 +364,8 @@ def _stage_of_people(pack: Pack, lowered: str) -> int | None:
     stands out: its title counts, and who raises it with whom counts half."""
     # "under the bury adults procedure" names the partnership, not a stage's people ("the BSCP" may)
     named = " ".join(n for n in (pack.name, pack.short_name, *pack.aliases) if len(n.split()) > 1 and _plain(n) in _plain(lowered))
-    asked = _content_words(lowered) - _content_words(f"{pack.stage_term} one two three four five agree resolve resolved {named}")
+    # (nor does the partnership's own short name: "bury" is not Step 4's "Bury Safeguarding Adults Board")
+    asked = _content_words(lowered) - _content_words(f"{pack.stage_term} one two three four five agree resolve resolved {named} {pack.short_name}")
     scores = []
     for stage in pack.stages:
         title = _content_words(TITLE_NUMBER.sub("", stage.title))
@@ -740,6 +764,7 @@ class _PassageIndex:
     alone: "object"
     headed: "object"
     words: tuple[frozenset[str], ...]
+    runs: tuple[frozenset[tuple[str, ...]], ...]  # each passage's runs of ``QUOTED_RUN`` words
     rarity: dict[str, float]
     unseen: float  # the rarity of a word no passage uses
 
@@ -757,7 +782,15 @@ def _passage_index(pack_id: str, sections: tuple[str, ...], texts: tuple[str, ..
         for word in each:
             seen[word] = seen.get(word, 0) + 1
     rarity = {word: math.log(1 + count / n) for word, n in seen.items()}
-    return _PassageIndex(encoder.encode(list(texts)), encoder.encode(headed), words, rarity, math.log(1 + count))
+    runs = tuple(_runs(text) for text in texts)
+    return _PassageIndex(encoder.encode(list(texts)), encoder.encode(headed), words, runs, rarity, math.log(1 + count))
+
+
+def _runs(text: str) -> frozenset[tuple[str, ...]]:
+    """The runs of ``QUOTED_RUN`` words in ``text`` that hold at least three content words."""
+    words = re.findall(r"[a-z0-9]+", text.lower().replace("’", "'").replace("'", ""))
+    runs = (tuple(words[i : i + QUOTED_RUN]) for i in range(len(words) - QUOTED_RUN + 1))
+    return frozenset(run for run in runs if sum(1 for w in run if len(w) > 2 and w not in STOPWORDS) >= 3)
 
 
 def _name_words(pack: Pack) -> frozenset[str]:
@@ -785,6 +818,7 @@ class Evidence:
     keywords: float  # the rarity-weighted share of the question's content words it holds
     bonus: float  # it sits under the stage asked about, or speaks of the medium asked about
     aspects: int  # aspects (``ASPECTS``) the question asks about and the passage speaks of
+    quoted: bool = False  # the question quotes a run of the passage's words ("most disagreements can be resolved")
 
     @property
     def score(self) -> float:
@@ -799,7 +833,10 @@ class Evidence:
     @property
     def order(self) -> float:
         """Where it comes among the relevant ones."""
-        return self.alone + ORDER_KEYWORDS * self.keywords + ORDER_BONUS * self.bonus + ORDER_ASPECT * self.aspects
+        return (
+            self.alone + ORDER_KEYWORDS * self.keywords + ORDER_BONUS * self.bonus + ORDER_ASPECT * self.aspects
+            + ORDER_QUOTED * self.quoted
+        )  # fmt: skip
 
 
 def passage_evidence(pack: Pack, question: Question) -> list[Evidence]:
@@ -813,6 +850,7 @@ def passage_evidence(pack: Pack, question: Question) -> list[Evidence]:
     lowered = question.text.lower().replace("’", "'")
     # The partnership's own name says whose procedure, not what is asked ("…to the safeguarding adults board?").
     asked = _content_words(question.text) - _name_words(pack)
+    asked_names = _name_words(pack) | _content_words(" ".join(stage.title for stage in pack.stages))
     aspects = [said for asks, said in ASPECT_PATTERNS if asks.search(lowered)]
     index = question.stage
     if index is None and question.topic is Topic.FINAL:
@@ -823,8 +861,12 @@ def passage_evidence(pack: Pack, question: Question) -> list[Evidence]:
     numbers = {n for n, i in stage_numbers(pack).items() if i in stages}
     sections = {_plain(pack.stage(i).source.section) for i in stages}
     medium = MEDIUM.search(lowered)
+    # (a run of the partnership's name or a stage's title is not a quotation of what a passage says)
+    quoting = frozenset(run for run in _runs(question.text) if len(_content_words(" ".join(run)) - asked_names) >= 3)
     evidence = []
-    for alone, headed, passage, words in zip(found.alone @ asked_vector, found.headed @ asked_vector, pack.passages, found.words):
+    for alone, headed, passage, words, runs in zip(
+        found.alone @ asked_vector, found.headed @ asked_vector, pack.passages, found.words, found.runs
+    ):
         bonus = 0.0
         if numbers & _stage_mentions(passage.source.section) or _plain(passage.source.section) in sections:
             bonus = STAGE_BONUS
@@ -839,15 +881,30 @@ def passage_evidence(pack: Pack, question: Question) -> list[Evidence]:
             keywords=_shared_share(asked, words, found) if asked else 0.0,
             bonus=bonus,
             aspects=sum(1 for pattern in aspects if pattern.search(said)),
+            quoted=bool(quoting & runs),
         ))  # fmt: skip
     return evidence
+
+
+def _ranked_evidence(pack: Pack, question: Question) -> list[tuple[Evidence, Passage]]:
+    """The pack's passages with their evidence, best first by ``Evidence.order``."""
+    return sorted(zip(passage_evidence(pack, question), pack.passages), key=lambda pair: -pair[0].order)
+
+
+def _ranked(evidence: list[tuple[Evidence, Passage]]) -> list[tuple[float, Passage]]:
+    """Ranked evidence as (relevance, passage). The best is relevant, however its words score,
+    when it speaks of what the question turns on and no other passage comes near it ("we both
+    worry about the same child: can we use this?" and the seed's "…or a shared concern")."""
+    ranked = [(each.relevance, passage) for each, passage in evidence]
+    if len(evidence) > 1 and evidence[0][0].aspects and evidence[0][0].order - evidence[1][0].order >= CLEAR_LEAD:
+        ranked[0] = (max(ranked[0][0], PASSAGE_RELEVANT), ranked[0][1])
+    return ranked
 
 
 def ranked_passages(pack: Pack, question: Question) -> list[tuple[float, Passage]]:
     """The pack's passages, best first by ``Evidence.order``, each with its ``Evidence.relevance``:
     the relevance says whether a passage answers at all, the order which answers best."""
-    pairs = sorted(zip(passage_evidence(pack, question), pack.passages), key=lambda pair: -pair[0].order)
-    return [(evidence.relevance, passage) for evidence, passage in pairs]
+    return _ranked(_ranked_evidence(pack, question))
 
 
 def best_relevance(pack: Pack, text: str) -> float:
@@ -921,7 +978,8 @@ def _passages_to_add(
     relevant = [(score, p) for score, p in fresh if score >= floor]
     if relevant:
         chosen.append(relevant[0][1])
-        if len(relevant) > 1 and relevant[1][0] >= relevant[0][0] - CLOSE and relevant[1][1].said != relevant[0][1].said:
+        second = relevant[1][0] if len(relevant) > 1 else 0.0
+        if (second >= relevant[0][0] - CLOSE or second >= BOTH_SURE) and relevant[1][1].said != relevant[0][1].said:
             chosen.append(relevant[1][1])
     if question.stage is not None and len(chosen) < 2:
         own = [(score, p) for score, p in _in_section(pack, question.stage, fresh) if p not in chosen]
@@ -940,13 +998,18 @@ def answer(pack: Pack, question: Question, *, use_meaning: bool = True) -> Answe
         structured = ANSWERS[question.topic](pack, question) if question.topic is not None else None
     if not use_meaning:
         return structured or _unknown(pack, "that")
-    ranked = ranked_passages(pack, question)
+    evidence = _ranked_evidence(pack, question)
+    ranked = _ranked(evidence)
+    # Who or what at no stage in particular is every stage's list: a sentence of the seed that
+    # is relevant at all says more to the point than the list, and one that is sure and speaks of
+    # what the question turns on ("I don't feel confident challenging. Who do I go to?") says it
+    # instead of the list.
+    general = question.stage is None and question.after is None and question.topic in (Topic.WHO, Topic.ACTIONS)
+    if general and evidence and evidence[0][0].aspects and evidence[0][0].order >= ORDER_RELEVANT:
+        structured = None
     if structured is not None and structured.answered:
         if question.topic is Topic.STAGES:
             return structured
-        # Who or what at no stage in particular is every stage's list: a sentence of the seed that
-        # is relevant at all says more to the point than the list.
-        general = question.stage is None and question.topic in (Topic.WHO, Topic.ACTIONS)
         added = _passages_to_add(pack, question, ranked, structured.text, PASSAGE_RELEVANT if general else PASSAGE_EXTRA)
         if not added:
             return structured

@@ -67,7 +67,7 @@ APPENDIX_1 = [
         ],
     ),
     (
-        "Stage 4 (completed by the Safeguarding Partnership Business Unit): date outcome resolved, and final decision",
+        "Stage 4 (to be completed by Safeguarding Partnership Business Unit): date outcome resolved, and final decision",
         ["Stage 4 (to be completed by Safeguarding Partnership Business Unit)", "Final decision of:"],
     ),
 ]

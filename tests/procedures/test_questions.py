@@ -379,7 +379,7 @@ EVERYDAY_QUESTIONS = [
     ("warrington-adults", "the ward won't back down after I spoke to them, who now?", "escalate the issue to their line manager"),
     # skipping stages, and the adult meanwhile
     ("warrington-adults", "can I skip straight to the safeguarding adults board?", "resolved at the lowest stage possible"),
-    ("cambs-peterborough-adults", "do we wait until the dispute is settled before acting for the adult?", "whilst the dispute is being resolved"),
+    ("cambs-peterborough-adults", "do we wait until the dispute is settled before acting for the adult?", "should never leave an adult at risk unprotected"),
     # "after a difficult escalation" is not a stage that failed
     ("warrington-adults", "should managers debrief staff after an escalation?", "opportunities to debrief"),
     # how it moves on to a stage it names: the stage before's own sentence
@@ -413,6 +413,21 @@ EVERYDAY_QUESTIONS = [
     ("bury-adults", "if I challenge the ward's plan, what am I meant to be setting out for them?", "clearly identifying concerns and the impact on the adult"),
     # the seed's sentence on starting at a later stage, word for word
     ("warrington-adults", "if they're at immediate risk can I skip stage 1?", "discretion should be used to initiate at the most relevant stage"),
+    # a stage placed by whom it has reached; before it goes formal
+    ("bury-children", "once it's with the BSCP business manager, what happens?", "A further meeting will be facilitated"),
+    ("south-tyneside", "before it goes formal, what should I do?", "contact the practitioner who made the decision"),
+    ("bury-children", "is it better to raise it verbally or in writing?", "it is the preference to raise disagreements verbally"),
+    # what a body does is not the procedure's background
+    ("cambs-peterborough-adults", "what's the point of the resolution panel, what does it do?", "The Panel will receive representations"),
+    # support for staff, what never to let happen, what to be able to show, taking a challenge
+    ("warrington-adults", "is there any support for staff after a stressful escalation?", "opportunities to debrief"),
+    ("south-tyneside", "what must never happen while the dispute is ongoing?", "At no time should professional disagreement detract"),
+    ("cambs-peterborough-adults", "what do I need to be able to show about my concern?", "evidence the nature and source of the concerns"),
+    ("bury-adults", "how should I respond when another agency challenges my decision?", "should be seen in a positive way"),
+    # a run of the seed's own words quoted back
+    ("warrington-adults", "what does the procedure say most disagreements can be resolved by", "by having a conversation about the reasons"),
+    # the partnership's own name does not place a stage ("bury" is in Step 4's title)
+    ("bury-adults", "a junior worker is challenging a consultant: should their view still count in bury?", "whatever their level of experience"),
 ]  # fmt: skip
 
 
