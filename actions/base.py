@@ -95,6 +95,8 @@ class AssistantAction(Action, abc.ABC):
 
     # Said when the records database cannot be reached: nothing was saved, and what to do.
     unavailable_response = "utter_records_unavailable"
+    # A command whose words may be a question, answered instead when it is (``Assistant.question_instead``).
+    may_be_a_question = False
 
     @abc.abstractmethod
     def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
@@ -106,7 +108,8 @@ class AssistantAction(Action, abc.ABC):
         from bot.records.store import RecordError
 
         try:
-            turn = self.turn(assistant(), State.from_slots(tracker.slots), tracker)
+            turn = self.question_instead(tracker) if self.may_be_a_question else None
+            turn = turn or self.turn(assistant(), State.from_slots(tracker.slots), tracker)
         except RecordError as error:  # something asked of a record that cannot be done
             dispatcher.utter_message(response="utter_record_error", problem=str(error))
             return []
@@ -121,6 +124,15 @@ class AssistantAction(Action, abc.ABC):
             dispatcher.utter_message(response="utter_something_went_wrong")
             return []
         return send(dispatcher, turn)
+
+
+    def question_instead(self, tracker: Tracker) -> Turn | None:
+        message = tracker.latest_message or {}
+        confidence = (message.get("intent") or {}).get("confidence")
+        text = message.get("text") or ""
+        if not isinstance(confidence, (int, float)) or text.startswith("/"):
+            return None  # a button's payload is the command itself
+        return assistant().question_instead(State.from_slots(tracker.slots), text, float(confidence))
 
 
 UNCERTAIN_RESPONSE = "utter_records_uncertain"

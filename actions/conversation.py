@@ -56,6 +56,8 @@ class ActionNextStage(AssistantAction):
 class ActionStageResolved(AssistantAction):
     """The disagreement was resolved: what to record."""
 
+    may_be_a_question = True  # "how long have we got to resolve it?"
+
     def name(self) -> Text:
         return "action_stage_resolved"
 
@@ -131,6 +133,8 @@ class TrainerAction(AssistantAction):
 
 
 class ActionStartTraining(TrainerAction):
+    may_be_a_question = True  # "how do we build this into our training?"
+
     def name(self) -> Text:
         return "action_start_training"
 
@@ -158,6 +162,8 @@ class ActionStopTraining(TrainerAction):
 
 
 class ActionBriefing(TrainerAction):
+    may_be_a_question = True  # "why was this briefing written?"
+
     def name(self) -> Text:
         return "action_briefing"
 

@@ -292,6 +292,8 @@ def _reference(tracker: Tracker) -> str | None:
 
 
 class ActionListEscalations(DeskAction):
+    may_be_a_question = True  # "where are all the escalations logged?"
+
     def name(self) -> Text:
         return "action_list_escalations"
 

@@ -56,11 +56,27 @@ ASKED = re.compile(
 # A question asked beside a disagreement is answered when a seed sentence scores this well (the
 # NLU has read a worry, so this is above the floor of relevance, 0.4, below a plain answer, 0.6).
 QUESTION_BESIDE_A_WORRY = 0.5
+# A command (the briefing, the quiz, one's records, "it's resolved") read by the NLU with less
+# confidence than this may be a question in its words ("why was this briefing written?").
+COMMAND_SURE = 0.8
+# Asking for a command rather than asking something ("give me the briefing", "can you quiz me?").
+REQUESTED = re.compile(
+    r"^(please |pls )?(give|show|list|start|run|begin|do|brief|quiz|test|train|take|walk|talk|let'?s|i'?d like|i want|i need"
+    r"|can i (have|do|see|get|start|try)|(can|could|will|would) (you|we) (give|show|list|start|run|do|brief|quiz|test|train|take|walk|talk))\b"
+    r"|\b(brief|quiz|test|train) (me|us|my team)\b"
+)
+WH_ASKED = re.compile(r"\b(why|what|whats|where|who|whose|how|when|which)\b")
 
 
 def _lowered(text: str) -> str:
     """``text`` in lower case with plain apostrophes, as the patterns here are written."""
     return text.lower().replace("’", "'")
+
+
+def _from_sentence_at(text: str, at: int) -> str:
+    """``text`` from the start of the sentence holding character ``at`` to its end."""
+    starts = [0] + [match.end() for match in re.finditer(r"[.?!]\s+", text) if match.end() <= at]
+    return text[starts[-1]:].strip()
 
 
 def asked_part(text: str) -> str:
@@ -81,7 +97,7 @@ SPECIFIC_TOPICS = frozenset(
     {
         questions.Topic.TIMESCALE, questions.Topic.FORM, questions.Topic.CONTACT, questions.Topic.RECORD,
         questions.Topic.FINAL, questions.Topic.THEMES, questions.Topic.AUDIENCE, questions.Topic.CATEGORIES,
-        questions.Topic.NOT_COVERED,
+        questions.Topic.NOT_COVERED, questions.Topic.BACKGROUND, questions.Topic.DOCUMENT,
     }
 )  # fmt: skip
 # A question that only points back at what the message said before it ("Is that normal?", "Am I?").
@@ -94,7 +110,15 @@ ABOUT_THE_PROCEDURE = re.compile(
     r"|\b(am i|are we|i'?m|i am|we'?re|we are) (not sure (if |whether )?(i'?m |we'?re |i am |we are )?)?(even )?(allowed|entitled|permitted) to (challenge|question|disagree|push back)\b"
     # being challenged oneself: the seed's word on how to respond, not the walk for raising one
     r"|\b(i'?ve been|i have been|i'?m being|i am being|we'?ve been|we have been|we'?re being|my \w+ (has|have) been) challenged\b"
-    r"|\b(has|have|had) (just )?challenged (me|my|our|us)\b"
+    r"|\b(has|have|had) (just )?challenged (me|my|our|us|one of)\b"
+    # whether one must, or one's view counts: the seed's principles, not the walk
+    r"|\b(am i|are we) (really |actually |still |even )?(expected|supposed|meant|obliged|required) to ((challenge|question|push back|speak up|disagree)\b|(it|this|that)?\??$)"
+    r"|\b(count|counts|matter|matters|worth) (for )?less\b|\bless weight\b"
+    r"|\b(don'?t|do not|doesn'?t|does not|not) feel (\w+ ){0,2}(confident|senior|experienced|qualified|able|comfortable|brave|empowered)\b"
+    r"|\b(awkward|daunting|intimidat\w*|nervous) (about |to be |)?(challeng|question)\w*|\b(challeng|question)\w* (it|them|him|her|someone)? ?(is|feels|seems) (awkward|daunting|intimidating)\b"
+    # a shared worry rather than a difference, or a gap in policy: what the seed says becomes of it
+    r"|\b(don'?t|do not) (actually |really )?disagree\b|\bshared (concern|worry)\b|\bboth (worried|concerned)\b"
+    r"|\b(gap|flaw|weakness|hole)s? in\b.{0,40}\b(policy|policies|procedure|protocol|guidance)\b|\bpolicy (issue|gap|problem)s?\b"
     # who to think it through with when a decision seems unsafe: the seed's principle, not the walk
     r"|\b(unsafe|not safe|isn'?t safe)\b.{0,60}\bwho (should|do|can|could) (i|we) (speak|talk|go|turn) to\b"
 )
@@ -519,6 +543,18 @@ class Assistant:
         turn.slots.update({AWAITING: None, PENDING_QUESTION: text})
         return turn
 
+    def question_instead(self, state: State, text: str, confidence: float) -> Turn | None:
+        """The answer to a question the NLU took, unsure, for a command: "why was this briefing
+        written?" for the briefing, "how long have we got to resolve it?" for saying it is
+        resolved, "where are the escalations logged?" for one's own records. Only a message that
+        asks something (a wh-word, no request) which the partnership's procedure plainly
+        answers; None for anything else, which the command then does."""
+        lowered = _lowered(text.strip())
+        if confidence >= COMMAND_SURE or not WH_ASKED.search(lowered) or REQUESTED.search(lowered):
+            return None
+        asked = self._plain_question(state, text)
+        return self.question(state, asked) if asked else None
+
     def _specific_question(self, state: State, text: str) -> str | None:
         """The question, if a message that states a disagreement also asks something specific of
         the procedure ("can we escalate jointly?", "how long does stage 2 take?", "am I even
@@ -527,14 +563,18 @@ class Assistant:
         at it ("…they're the experts. Is that a known issue?")."""
         pack = self.library.get(state.partnership)
         asked = asked_part(text)
-        if pack is None or not asked or WHAT_TO_DO.search(_lowered(text)):
+        if pack is None or not asked:
             return None
         if REFERS_BACK.search(_lowered(asked)):
             asked = text
         if ABOUT_THE_PROCEDURE.search(_lowered(asked)):
             return asked
-        if ABOUT_THE_PROCEDURE.search(_lowered(text)):
-            return text  # "…it's not safe at all. Who should I talk to?"
+        about = ABOUT_THE_PROCEDURE.search(_lowered(text))
+        if about:
+            # "…it's not safe at all. Who should I talk to?": from the sentence that says so on
+            return _from_sentence_at(text, about.start())
+        if WHAT_TO_DO.search(_lowered(text)):
+            return None
         question = questions.read_question(asked, pack)
         if question.topic in SPECIFIC_TOPICS:
             return asked

@@ -376,6 +376,14 @@ def test_a_talk_with_the_other_worker_that_failed_is_walked_from_the_next_stage(
         ("bury-adults", "Nobody in my team ever challenges the consultants, they're the experts. Does the procedure acknowledge that?", "one agency is seen as the “expert”"),
         # who to think it through with when a decision seems unsafe is the seed's principle
         ("south-tyneside", "The hospital's discharge decision looks unsafe to me. Who should I speak to?", "consult their manager or designated safeguarding lead"),
+        # not feeling confident or senior enough is asked of the seed, even with "what should I do?"
+        ("south-tyneside", "I'm newly qualified and the CAMHS decision worries me, but I don't feel confident taking it on. Who do I go to?", "may affect the confidence of some workers"),
+        ("warrington-adults", "The consultant's plan leaves my client unsafe, I think. I feel awkward questioning a consultant. Am I expected to?", "empowered and supported within their agencies to challenge"),
+        ("bury-adults", "The psychiatrist says their view outweighs mine. Does a support worker's view count for less?", "whatever their level of experience"),
+        # a shared worry, a gap in policy, being challenged oneself
+        ("bury-children", "We don't really disagree with the school, we're both worried about the same boy. Can we still use this?", "a disagreement between agencies or a shared concern"),
+        ("warrington-adults", "Our dispute with the ward has shown a gap in the hospital's discharge policy. What happens to that?", "raised via the relevant representative to the WSAB Independent Chair"),
+        ("cambs-peterborough-adults", "The police have challenged one of our assessments and my team feel got at. What should we do?", "should not be defensive when challenged"),
     ],
 )
 def test_a_worry_that_asks_what_the_procedure_says_of_it_is_answered_then_offered_the_walk(assistant, partnership, text, seed_says):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from actions.conversation import (
+    ActionBriefing,
     ActionContinue,
     ActionNextStage,
     ActionAnswerQuestion,
@@ -73,6 +74,21 @@ def test_resolved_overview_out_of_scope_and_start_over():
     assert slot_events(events) == {"route": "other"} and messages[0]["response"] == "utter_out_of_scope"
     events, messages = run(ActionStartOver(), tracker("start again", "start_over", slots=slots))
     assert slot_events(events)["route"] is None and "partnership" not in slot_events(events)
+
+
+def test_a_question_the_nlu_took_unsure_for_a_command_is_answered_instead():
+    slots = {"partnership": "warrington-adults"}
+    _, messages = run(ActionStageResolved(), tracker("how long have we got to resolve a dispute?", "resolved", 0.56, slots=slots))
+    assert [m["response"] for m in messages] == ["utter_answer"]
+    assert "within the shortest timescale possible" in messages[0]["answer"]
+    _, messages = run(ActionBriefing(), tracker("Why was this briefing written?", "briefing", 0.6, slots={"partnership": "bury-adults"}))
+    assert [m["response"] for m in messages] == ["utter_answer"]
+    assert "recurrent theme within Safeguarding Adult Reviews" in messages[0]["answer"]
+    # The command itself, said surely or as a request, or from a button, is the command.
+    walking = {**slots, "route": "disagreement", "stage": 1.0, "stage_started_at": "2026-11-23T10:00:00+00:00"}
+    for text, confidence in (("how long have we got to resolve a dispute?", 0.95), ("we sorted it, what now?", 0.6), ("/resolved", 0.6)):
+        _, messages = run(ActionStageResolved(), tracker(text, "resolved", confidence, slots=walking))
+        assert messages[0]["response"] == "utter_resolved", text
 
 
 def test_a_failure_inside_an_action_gives_a_sentence(monkeypatch):
