@@ -65,7 +65,7 @@ REQUESTED = re.compile(
     r"|can i (have|do|see|get|start|try)|(can|could|will|would) (you|we) (give|show|list|start|run|do|brief|quiz|test|train|take|walk|talk))\b"
     r"|\b(brief|quiz|test|train) (me|us|my team)\b"
 )
-WH_ASKED = re.compile(r"\b(why|what|whats|where|who|whose|how|when|which)\b")
+WH_ASKED = re.compile(r"\b(why|what|whats|wat|where|who|whose|how|hw|when|which)\b")
 
 
 def _lowered(text: str) -> str:
