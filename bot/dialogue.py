@@ -97,7 +97,7 @@ SPECIFIC_TOPICS = frozenset(
     {
         questions.Topic.TIMESCALE, questions.Topic.FORM, questions.Topic.CONTACT, questions.Topic.RECORD,
         questions.Topic.FINAL, questions.Topic.THEMES, questions.Topic.AUDIENCE, questions.Topic.CATEGORIES,
-        questions.Topic.NOT_COVERED, questions.Topic.BACKGROUND, questions.Topic.DOCUMENT,
+        questions.Topic.NOT_COVERED, questions.Topic.BACKGROUND, questions.Topic.DOCUMENT, questions.Topic.PRINCIPLES,
     }
 )  # fmt: skip
 # A question that only points back at what the message said before it ("Is that normal?", "Am I?").

@@ -165,6 +165,7 @@ class Topic(str, enum.Enum):
     ACTIONS = "actions"
     STAGES = "stages"
     BACKGROUND = "background"
+    PRINCIPLES = "principles"  # the seed's key principles, in its order
     DOCUMENT = "document"  # when it was approved, reviewed or is due for review
     AUDIENCE = "audience"  # who the procedure is for
 
@@ -188,6 +189,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.TIMESCALE, re.compile(r"\b((maximum|max|longest|at most)\b.{0,60}\b(take|last|days|weeks|time)|how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
     (Topic.FINAL, re.compile(r"\b((final|last) (decision|say|call|word)|who (\w+ )?(decides|makes the (final )?(decision|call)|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
     (Topic.RECORD, re.compile(r"\b(record(ed|ing|s)?|log(ged|s)?|(write|written|wrote) (\w+ )?(down|up)|in writing|document(ed|ation)?|case (file|notes?)|what (should|do) i (keep|note))")),
+    (Topic.PRINCIPLES, re.compile(r"(?<!\bin )\bprinciples?\b")),
     (Topic.WHO, re.compile(r"\b(who|whom|which (manager|person|people)|involved|escalate (it )?to|raise (it )?with|go to)\b")),
     (Topic.STAGES, re.compile(r"\b(how many (stages|steps|levels)|what are the (stages|steps|levels)|stages|steps|levels|overview|how does (the|this|it) (\w+ )?(process|procedure|policy|protocol|escalation) work)\b")),
     (Topic.ACTIONS, re.compile(r"\b(what (do|should|must|does|will) (i|we|they|the \w+|my \w+)|what (am i|are we|is my \w+) (supposed|meant|expected|required) to do|what happens|how do i|what to do|role of|do at)\b")),
@@ -292,9 +294,9 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
     if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details", lowered):
         topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
     if MEDIUM.search(lowered) and topic in (Topic.CONTACT, Topic.WHO, Topic.ACTIONS, Topic.FORM):
-        topic = None
+        topic = None  # "should it be face to face or by e-mail?" is answered by the seed's principles
     if MEDIUM.search(lowered) and topic is Topic.RECORD and not re.search(r"record|\blog|document|case (file|notes?)|\bkeep", lowered):
-        topic = None  # "should I raise it in writing or verbally?" is how to raise it, not the record  # "should it be face to face or by e-mail?" is answered by the seed's principles
+        topic = None  # "should I raise it in writing or verbally?" is how to raise it, not the record
     if AUDIENCE.search(lowered) and topic in (Topic.WHO, Topic.ACTIONS, Topic.NOT_COVERED, None):
         return Question(topic=Topic.AUDIENCE, stage=None, text=text)  # who it is for
     if stage is None and topic in (Topic.WHO, Topic.ACTIONS, None) and WHEN_INVOLVED.search(lowered):
@@ -575,6 +577,18 @@ def _background(pack: Pack) -> Answer:
     return Answer(_sentence(first.text), (first.source,))
 
 
+def _principles(pack: Pack) -> Answer:
+    """The seed's principles in its own order, as many as make a short answer (at least one)."""
+    if not pack.principles:
+        return _unknown(pack, "its principles")
+    chosen = [pack.principles[0]]
+    for fact in pack.principles[1:]:
+        if sum(len(f.text) for f in (*chosen, fact)) > LONG_ANSWER:
+            break
+        chosen.append(fact)
+    return Answer(" ".join(_sentence(f.text) for f in chosen), tuple(f.source for f in chosen))
+
+
 def _categories(pack: Pack) -> Answer:
     return Answer(
         f"Disagreements most often arise over {', '.join(c.text.rstrip('.') for c in pack.categories)}.",
@@ -662,6 +676,7 @@ ANSWERS = {
     Topic.NOT_COVERED: lambda pack, q: _not_covered(pack, q.text),
     Topic.IMMEDIATE_RISK: lambda pack, q: _immediate_risk(pack),
     Topic.BACKGROUND: lambda pack, q: _background(pack),
+    Topic.PRINCIPLES: lambda pack, q: _principles(pack),
     Topic.DOCUMENT: lambda pack, q: _document(pack),
     Topic.AUDIENCE: lambda pack, q: _audience(pack),
 }

@@ -182,6 +182,16 @@ def test_why_the_procedure_exists(library):
         assert pack.background[0].text in said.text
 
 
+def test_the_key_principles_are_the_seeds_own_in_its_order(library):
+    for pack in library:
+        question, said = ask(pack, "what are the key principles?")
+        assert question.topic is Topic.PRINCIPLES
+        assert said.text.startswith(pack.principles[0].text.split(".")[0]), said.text
+        assert said.sources[0] == pack.principles[0].source
+    # "in principle" is not the principles
+    assert read_question("can I in principle skip a stage?", library["bury-adults"]).topic is not Topic.PRINCIPLES
+
+
 def test_a_structured_answer_carries_the_seeds_sentence_for_its_stage(library):
     pack = library["warrington-adults"]
     question, said = ask(pack, "what do I record at stage 2?")
