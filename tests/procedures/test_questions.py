@@ -436,6 +436,8 @@ EVERYDAY_QUESTIONS = [
     ("bury-adults", "how should I respond when another agency challenges my decision?", "should be seen in a positive way"),
     # a run of the seed's own words quoted back
     ("warrington-adults", "what does the procedure say most disagreements can be resolved by", "by having a conversation about the reasons"),
+    # whether one's own case is the kind of disagreement it is for: where disagreements arise
+    ("bury-adults", "they won't fund the care we think she needs. Is that the sort of disagreement this is for?", "service provision"),
     # the partnership's own name does not place a stage ("bury" is in Step 4's title)
     ("bury-adults", "a junior worker is challenging a consultant: should their view still count in bury?", "whatever their level of experience"),
 ]  # fmt: skip
