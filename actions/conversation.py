@@ -40,7 +40,7 @@ class ActionContinue(AssistantAction):
             if state.awaiting == "training":
                 return trainer().start(state)
             return trainer().briefing(state, 0)
-        return helper.proceed(state)
+        return helper.proceed(state, (tracker.latest_message or {}).get("text") or "")
 
 
 class ActionNextStage(AssistantAction):
@@ -108,6 +108,8 @@ class ActionAnswerQuestion(AssistantAction):
 
 class ActionStartOver(AssistantAction):
     """Forget the current worry (the partnership is kept)."""
+
+    may_be_a_question = True  # "how clear must I be raising concern"
 
     def name(self) -> Text:
         return "action_start_over"

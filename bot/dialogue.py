@@ -50,7 +50,7 @@ ASKED = re.compile(
     r"\?$|^(who|whose|what|whats|what's|where|when|how|which|is|does|do|can|should|give|tell|show|explain|list|name)\b|\bexamples?\b"
     r"|\b(who|what|where|when|how|which) (do|does|did|should|can|could|is|are|was|will|must|happens"
     r"|gets?|goes|go|has|have|needs?|decides?|deals?|handles?)\b"
-    r"|\bwho next\b|\bhow (fast|long|quickly|soon)\b"
+    r"|\b(who|where) (next|now)\b|\bhow (fast|long|quickly|soon|often)\b"
     r"|\b(can|could|should|must|shall|may) (i|we) (\w+ )?(talk|speak|go|raise|escalate|challenge|contact|e-?mail|ring|call|ask|use|refer|skip|start|put|send|run)\b"
 )
 # A question asked beside a disagreement is answered when a seed sentence scores this well (the
@@ -65,6 +65,9 @@ REQUESTED = re.compile(
     r"|can i (have|do|see|get|start|try)|(can|could|will|would) (you|we) (give|show|list|start|run|do|brief|quiz|test|train|take|walk|talk))\b"
     r"|\b(brief|quiz|test|train) (me|us|my team)\b"
 )
+# A message this short that names a topic or a stage asks about it ("stage 3 who", "overall
+# timescale south tyneside"), however it is typed.
+TERSE_WORDS = 8
 WH_ASKED = re.compile(r"\b(why|what|whats|wat|where|who|whose|how|hw|when|which)\b")
 
 
@@ -285,9 +288,18 @@ class Assistant:
 
     # Continuing after the assistant asked something -----------------------------------------
 
-    def proceed(self, state: State) -> Turn:
-        """Carry on with the conversation's route once a partnership or subject is given."""
+    def proceed(self, state: State, text: str = "") -> Turn:
+        """Carry on with the conversation's route once a partnership or subject is given; or, when
+        the message that gave the partnership also asks something of it ("step 2 bury adults?",
+        "imminent risk cambs"), answer that."""
         turn = Turn()
+        asked = self._terse_question(state, text) if text and not text.startswith("/") else None
+        if asked and questions.read_question(asked, self.library[state.partnership]).topic is questions.Topic.IMMEDIATE_RISK:
+            # safety first: the 999 / referral answer, with the partnership's own words
+            turn.slots[ROUTE] = IMMEDIATE_RISK
+            return self._immediate_risk(dataclasses.replace(state, route=IMMEDIATE_RISK), turn)
+        if asked:
+            return self.question(state, asked)
         if state.awaiting == AWAITING_OVERVIEW and state.route in (None, OTHER):
             return self._overview(state, turn)
         if state.route in (DISAGREEMENT, CONDUCT, IMMEDIATE_RISK):
@@ -395,7 +407,8 @@ class Assistant:
         if state.stage is None:
             if state.route in (None, DISAGREEMENT, OTHER):
                 turn.slots[ROUTE] = DISAGREEMENT
-                return self._disagreement(dataclasses.replace(state, route=DISAGREEMENT), turn)
+                # (from where the message says it has got to: "stage 3 unresolved, where next")
+                return self._disagreement(dataclasses.replace(state, route=DISAGREEMENT), turn, text)
             return self._answer_route(state, turn)
         if pack is None:
             return self._ask_partnership(state, turn)
@@ -598,13 +611,25 @@ class Assistant:
         final decision, a timescale, the form, where disagreements arise). None if none of these."""
         pack = self.library.get(state.partnership)
         text = text.strip()
-        if pack is None or not ASKED.search(text.lower()):
+        if pack is None:
             return None
+        if not ASKED.search(text.lower()):
+            return self._terse_question(state, text)
         if by_structure:
             read = questions.read_question(text, pack)
             if read.placed or read.topic in SPECIFIC_TOPICS:
                 return text
         return next((each for each in (text, asked_part(text)) if each and questions.plainly_answers(pack, each)), None)
+
+    def _terse_question(self, state: State, text: str) -> str | None:
+        """The words of a short message besides the partnership's name, when they name a topic of
+        its procedure or place a stage ("stage 3 who - bury adults" -> "stage 3 who"); else None."""
+        pack = self.library.get(state.partnership)
+        rest = self.library.without_names(text)
+        if pack is None or not rest or len(rest.split()) > TERSE_WORDS:
+            return None
+        read = questions.read_question(rest, pack)
+        return rest if read.topic is not None or read.placed else None
 
     def _overview(self, state: State, turn: Turn) -> Turn:
         """The question asked before the partnership was known, now answered."""

@@ -393,6 +393,31 @@ def test_a_worry_that_asks_what_the_procedure_says_of_it_is_answered_then_offere
     assert turn.slots["route"] == "disagreement"
 
 
+def test_a_partnership_named_with_a_question_gets_the_answer(assistant):
+    turn = assistant.proceed(State(partnership="warrington-adults"), "stage 3 warrington?")
+    assert responses(turn) == ["utter_answer"]
+    assert "Senior management and WSAB representatives" in turn.replies[0].variables["answer"]
+    # Immediate risk named beside the partnership is the 999 answer, with the partnership's own words.
+    turn = assistant.proceed(State(partnership="cambs-peterborough-adults"), "imminent risk cambs")
+    assert responses(turn) == ["utter_immediate_risk"] and turn.slots["route"] == "immediate_risk"
+    assert "999" in turn.replies[0].variables["lines"]
+    assert "referred immediately to the Police/Social Care" in turn.replies[0].variables["lines"]
+    # The partnership alone, or a button's payload, just sets it.
+    for text in ("warrington", "we're in warrington adults", '/choose_partnership{"partnership": "warrington-adults"}'):
+        assert responses(assistant.proceed(State(partnership="warrington-adults"), text)) == ["utter_partnership_set"], text
+
+
+def test_a_terse_message_the_nlu_could_not_place_is_answered_when_it_names_a_topic(assistant):
+    unsure = ranked(("nlu_fallback", 0.3), ("professional_disagreement", 0.2))
+    turn = assistant.triage(State(partnership="south-tyneside"), *unsure, text="overall timescale south tyneside")
+    assert responses(turn) == ["utter_answer"]
+    assert "within a maximum of 5 working days" in turn.replies[0].variables["answer"]
+    turn = assistant.triage(State(partnership="bury-adults"), *unsure, text="step 3 who - bury adults")
+    assert "Escalation to Safeguarding Leads or Senior Managers" in turn.replies[0].variables["answer"]
+    # Short words that name no topic are not answered as a question.
+    assert "utter_answer" not in responses(assistant.triage(State(partnership="bury-adults"), *unsure, text="blue sky"))
+
+
 def test_an_unsure_message_asking_where_it_goes_after_a_named_stage_is_answered(assistant):
     unsure = ranked(("professional_disagreement", 0.45), ("ask_procedure", 0.35), ("immediate_risk", 0.05))
     state = State(partnership="south-tyneside")

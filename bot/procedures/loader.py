@@ -122,6 +122,19 @@ class Library:
                 found.append((min(positions), pack.id))
         return [pid for _, pid in sorted(found)]
 
+    def without_names(self, text: str) -> str:
+        """``text`` with every partnership name in it taken out ("step 2 bury adults?" -> "step 2
+        ?"), longest names first, and the spaces and dashes left behind tidied."""
+        names = sorted(
+            {n for pack in self for n in (pack.id, pack.name, pack.short_name, *pack.aliases) if n.strip()},
+            key=len,
+            reverse=True,
+        )
+        for name in names:
+            words = r"[\s&-]+".join(re.escape(word) for word in re.split(r"[\s&-]+", name.strip()) if word)
+            text = re.sub(rf"(?<![\w-]){words}(?![\w-])", " ", text, flags=re.IGNORECASE)
+        return re.sub(r"\s+", " ", re.sub(r"(^|\s)[-:,;](?=\s|$)", " ", text)).strip()
+
     def __getitem__(self, partnership: str) -> Pack:
         try:
             return self.packs[partnership]

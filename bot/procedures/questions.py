@@ -95,6 +95,8 @@ ASPECTS = [
     # support for staff after a hard escalation
     (r"debrief|stress|upset|distress|wellbeing|well-being|look after (my |our )?(staff|team)|support (for )?(my |our )?(staff|team)", r"debrief"),
     # "we don't disagree, we're both worried: can we use it?"
+    # keeping someone informed or leaving them out
+    (r"\b(leave|leaving|keep|keeping) (\w+ ){0,4}(out|informed|in the loop|updated|involved)\b|\binvolv\w* (our|my|the|your) (\w+ )?(lead|dsl)\b", r"consulted with throughout|kept informed|\binform (the|their)"),
     (r"\b(don'?t|do not|not) (actually |really )?disagree|\bshared (concern|worry)|\bboth (worried|concerned)\b", r"shared concern"),
     # a dispute that shows up a gap in policy
     (r"\b(gap|flaw|weakness|hole)s? in\b.{0,30}\b(policy|policies|procedure|protocol|guidance)|\bpolicy (issue|gap|problem)s?", r"policy issues"),
@@ -127,6 +129,8 @@ TO_A_STAGE = re.compile(r"\b(move|moves|moving|go|goes|get|gets|getting|escalate
 FIRST_STAGE_CUE = re.compile(r"(?<!come )(?<!comes )(?<!put )\b(first(?! (key |main )?(principles?|priority|consideration|rule|thing to remember))|to start|begin|start with)\b|\bbefore (going|it goes|we go|i go|you go|moving) (formal|official)|\bbefore (anything|it('s| is| gets| goes)) (formal|official)|\bbefore (any|a|the) (formal|official) (stage|step|level|process)|\bbefore (involving|going to|telling|escalating to|contacting|bringing in) (any |my |a |the |our )?(line )?(managers?|anyone else|seniors?)\b")
 # The asker introducing themselves ("Newly qualified teacher here.", "I'm a support worker,").
 INTRODUCTION = re.compile(r"^\s*(([\w' ]{2,40}) here\b|(i'?m|i am|as) (a|an|the) [\w' ]{2,40}?(?= (here|and|but|so)\b|[,.;:-]))[,.;:-]?\s*")
+# "who" after whom it describes ("the practitioner who raised a concern"), not asking who.
+RELATIVE_WHO = re.compile(r"\b((?:the|a|an|any|my|our|their|each|every) (?:\w+ ){0,2}(?:practitioner|worker|professional|person|manager|colleague|agency|officer|nurse|lead|one|people|staff|member))s? who\b")
 # Words that colour a question without changing what it asks.
 FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
 # What the procedure, or the body that wrote it, sets out to do.
@@ -269,6 +273,8 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
     if stage is None and FIRST_STAGE_CUE.search(lowered):
         stage = 0
     plain_words = FILLERS.sub("", lowered)  # "what do I actually need to put in it?"
+    # "the practitioner who raised it": a relative "who" does not ask who
+    plain_words = RELATIVE_WHO.sub(r"\1 that", plain_words)
     topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(plain_words)), None)
     if topic in (Topic.FORM, Topic.WHO, Topic.ACTIONS, None) and stage is None and NOTIFIED_WHEN.search(lowered):
         # "at what stage do we notify the partnership?": the stage that notifies, in its own words
@@ -1020,7 +1026,7 @@ def answer(pack: Pack, question: Question, *, use_meaning: bool = True) -> Answe
     # what the question turns on ("I don't feel confident challenging. Who do I go to?") says it
     # instead of the list.
     general = question.stage is None and question.after is None and question.topic in (Topic.WHO, Topic.ACTIONS)
-    if general and evidence and evidence[0][0].aspects and evidence[0][0].order >= ORDER_RELEVANT:
+    if (general or (question.topic is Topic.STAGES and question.stage is None)) and evidence and evidence[0][0].aspects and evidence[0][0].order >= ORDER_RELEVANT:
         structured = None
     if structured is not None and structured.answered:
         if question.topic is Topic.STAGES:

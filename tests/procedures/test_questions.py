@@ -436,6 +436,9 @@ EVERYDAY_QUESTIONS = [
     ("bury-adults", "how should I respond when another agency challenges my decision?", "should be seen in a positive way"),
     # a run of the seed's own words quoted back
     ("warrington-adults", "what does the procedure say most disagreements can be resolved by", "by having a conversation about the reasons"),
+    # a relative "who" does not ask who; leaving someone out until later
+    ("south-tyneside", "I'm the line manager of the worker who raised it at Stage 1. What do I do?", "Without delay, the line manager will then contact"),
+    ("bury-children", "can we leave our safeguarding lead out of it until the later levels?", "consulted with throughout the escalation process"),
     # whether one's own case is the kind of disagreement it is for: where disagreements arise
     ("bury-adults", "they won't fund the care we think she needs. Is that the sort of disagreement this is for?", "service provision"),
     # the partnership's own name does not place a stage ("bury" is in Step 4's title)
