@@ -108,6 +108,9 @@ REFERS_BACK = re.compile(r"^((\w+ ){1,2}(that|this|it|these|those)\b(?! (stage|l
 # Asking what the procedure itself says of one's situation, which the walk does not answer.
 ABOUT_THE_PROCEDURE = re.compile(
     r"\b(does|do|did|would|will) (the|this|our|my) (guidance|procedure|policy|protocol|briefing|document|partnership|board) (\w+ )?(recogni[sz]e|acknowledge|accept|say anything|mention|address)"
+    # what the procedure says, expects or allows, asked in so many words
+    r"|\b(what|how) (does|do|did|would|will) (the|this|our|my)( [\w']+){0,3} (guidance|procedure|policy|protocol|briefing|document|process) (say|expect|want|require|recommend|suggest|advise|tell)"
+    r"|\bdoes (the|this|our)( [\w']+){0,3} (guidance|procedure|policy|protocol|briefing|document|process) (allow|permit|let)\b"
     r"|\b(the|this|our) (guidance|procedure|policy|protocol|briefing|document) (\w+ )?(recogni[sz]es|acknowledges|accepts|mentions|addresses)\b"
     r"|\b(is|are) (that|this|it) (normal|common|usual|recogni[sz]ed|acknowledged|a (known|common|recogni[sz]ed) (issue|problem|thing))\b"
     r"|\b(am i|are we|i'?m|i am|we'?re|we are) (not sure (if |whether )?(i'?m |we'?re |i am |we are )?)?(even )?(allowed|entitled|permitted) to (challenge|question|disagree|push back)\b"
@@ -124,6 +127,13 @@ ABOUT_THE_PROCEDURE = re.compile(
     r"|\b(gap|flaw|weakness|hole)s? in\b.{0,40}\b(policy|policies|procedure|protocol|guidance)\b|\bpolicy (issue|gap|problem)s?\b"
     # who to think it through with when a decision seems unsafe: the seed's principle, not the walk
     r"|\b(unsafe|not safe|isn'?t safe)\b.{0,60}\bwho (should|do|can|could) (i|we) (speak|talk|go|turn) to\b"
+)
+# Words that make a message about a professional's conduct; without any, the NLU's reading of
+# conduct is doubted when the message asks something the procedure answers.
+CONDUCT_SAID = re.compile(
+    r"conduct|behav|allegation|pipot|lado|whistle|abus|assault|harm|hurt|inappropriat|unprofessional|rude|aggressi|"
+    r"drunk|alcohol|intoxicat|drug|steal|stole|theft|fraud|complain|touch|sexual|groom|shout|bull(y|ied|ying)|racis|"
+    r"\blie[ds]?\b|lying|position of trust|neglect|dismiss|disciplin|suspen"
 )
 ABOUT_A_STAGE = re.compile(r"\b(stage|level|step|manager|managers|lead|leads|head|heads|director|directors|board|partnership)s?\b")
 
@@ -254,6 +264,12 @@ class Assistant:
             # "…the way one worker behaves. Is this the right route?": what the pack says it does
             # not cover, which names where conduct goes, in the partnership's words.
             return self.question(state, text)
+        if decision.route == CONDUCT and not decision.risk_alert and not CONDUCT_SAID.search(_lowered(text)):
+            # Read as conduct, but saying nothing of anyone's conduct, and asking what the procedure
+            # answers ("my worker has brought me a disagreement at Stage Two: what do I do?").
+            asked = self._plain_question(state, text)
+            if asked:
+                return self.question(state, asked)
         specific = self._specific_question(state, text) if decision.route == DISAGREEMENT and not decision.risk_alert and state.stage is None else None
         if specific:
             # "…they closed it too early. Can two agencies escalate it jointly?": the question is
@@ -615,6 +631,8 @@ class Assistant:
             return None
         if not ASKED.search(text.lower()):
             return self._terse_question(state, text)
+        if ABOUT_THE_PROCEDURE.search(_lowered(text)):
+            return text  # "…won't look again at it. What does the briefing expect in that situation?"
         if by_structure:
             read = questions.read_question(text, pack)
             if read.placed or read.topic in SPECIFIC_TOPICS:

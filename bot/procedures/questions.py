@@ -58,12 +58,12 @@ QUOTED_RUN = 5  # words in a row, at least three of them content words
 # A passage ordered this high is relevant even when its score is below PASSAGE_RELEVANT: 94% of
 # development questions' best passages reach it, 3% of 1,000 CLINC150 out-of-scope utterances'.
 ORDER_RELEVANT = 0.8
-CLEAR_LEAD = 0.3  # an order this far ahead of the next, with an aspect asked, makes the best relevant
+CLEAR_LEAD = 0.25  # an order this far ahead of the next, with an aspect asked, makes the best relevant
 # What a practitioner asks about in everyday words, and how the seeds say it.
 ASPECTS = [
     (r"how long|\bdays?\b|\btime|quick|soon|deadline|speed|fast", r"\bdays?\b|timescale|timely|quickly|as soon as|shortest|within"),
     (r"record|writing|\bwrite|\bnote|\blog|document|\bkeep", r"record|writing|written|document|\blog"),
-    (r"(?<!by )(?<!over )(?<!via )e-?mail(?! or)|contact|address|phone number", r"@|contact"),  # not "by e-mail": a medium
+    (r"(?<!by )(?<!over )(?<!via )e-?mail(?! or)|contact|address|phone number|(send|submit|make) (the|that|a|my|our) referral", r"@|contact"),  # not "by e-mail": a medium
     (r"train|induction|new starter|team meeting|aware|(my|our) (team|staff)|team leader", r"training|team meeting|team members|your team|aware"),
     (r"(find|finds|found) it (hard|difficult)|on (their|my|our) own\b|\balone\b|by myself|unsupported|hold(ing)? back|reluctan|hesitan|afraid|scared|count(s)? (for )?less|less weight|worth less|not clinical|junior|senior|status|experience|confiden|nervous|qualified|intimidat|awkward|uncomfortable|specialists?\b|experts?\b|pay grade|out of my depth|daunt|(feel|felt) (like )?(i )?(can'?t|cannot|unable)|hard to (challenge|question)", r"status|experience|confidence|empowered|unsupported|unable to challenge|expert"),
     # hearing the outcome
@@ -72,7 +72,7 @@ ASPECTS = [
     (r"\b(find|access|accessible|available|intranet|get hold of|look (it )?up)\b.{0,40}\b(policy|procedure|protocol|guidance|briefing)|\b(policy|procedure|protocol|guidance|briefing)\b.{0,40}\b(find|access|accessible|available|intranet)", r"accessible|intranet"),
     # "am I allowed to challenge them?", "is challenging another agency frowned upon?"
     (r"\b(allowed|entitled|permitted|my place|the right|ok|okay|acceptable|fine)( for (me|us|an? \w+))? to (challenge|question|disagree|push back)\b|\b(challeng\w*|question\w*|disagree\w*|push\w* back)\b.{0,40}\b(negative|positive|bad|good|frowned|rude|disloyal|unprofessional|welcome[d]?|encouraged|trouble|viewed|regarded|perceived|friction|conflict)\b", r"all staff|opportunity to challenge|empowered|positive|encouraged|responsibility of all|respectful challenge|is expected"),
-    (r"respond|react|\btreat|\bhandle|defensive|attitude|open mind|rethink|reconsider", r"defensive|open mind|revise|review decisions|respect the views|seen in a positive way|encouraged and accepted"),
+    (r"respond|react|\btreat|\bhandle|defensive|attitude|open mind|rethink|reconsider|look (again|at it again)|new information|won'?t (review|reconsider|change)", r"defensive|open mind|revise|review decisions|respect the views|seen in a positive way|encouraged and accepted"),
     # being the one challenged ("another agency challenges my decision")
     (r"challenged\b|challeng\w* (my|our|one of (my|our)) (\w+'?s? )?(decisions?|plans?|views?|assessments?|judge?ments?|practice)|challenges? (from [\w ]{1,30} )?(to|of|against) (my|our)", r"defensive|open mind|revise|review decisions|seen in a positive way|encouraged and accepted"),
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
@@ -85,7 +85,7 @@ ASPECTS = [
     (r"\b(responsib\w*|whose (job|duty|role)|(\w+'s|their|our) (job|duty))\b", r"responsib"),
     (r"\b(aims?|purpose|objective|goal|point of)\b", r"\b(aims?|purpose|objectives?)\b"),
     # "can we go straight to senior managers?": the seed's word on the lowest or most relevant stage
-    (r"\b(straight to|skip|bypass|jump|go directly|directly to|start (at|with) (a )?(later|higher|senior))|(what|which) (level|stage) (should|do|are|is) .{0,40}\b(dealt|resolved|sorted|handled)|\b(ideally|normally) be (dealt|resolved|sorted|handled)", r"lowest (possible )?stage|lowest stage|most relevant stage|earliest (possible )?stage"),
+    (r"\b(straight to|skip|bypass|jump|go directly|directly to|start (at|with) (a )?(later|higher|senior)|straight (in|into) (the )?formal)|(what|which) (level|stage) (should|do|are|is) .{0,40}\b(dealt|resolved|sorted|handled)|\b(ideally|normally) be (dealt|resolved|sorted|handled)", r"lowest (possible )?stage|lowest stage|most relevant stage|earliest (possible )?stage|informally, before initiating"),
     # "can we put things on hold until it's sorted?": the adult or child stays the focus meanwhile
     (r"\b(on hold|wait(ing)? (until|for)|in the meantime|meanwhile|pause|never (let|allow)|at no (time|point)|while (the |a |this |an? )?(\w+ )?(disagreement|dispute|escalation|challenge|argument) (is )?(going on|ongoing|happening|runs|being (resolved|sorted))|while (we|they) (argue|disagree|sort))\b", r"at all times|never leave|unprotected|detract|throughout"),
     (r"\b(comes? first|priority|prioriti[sz]e|paramount|most important|main (concern|focus)|(put|keep) (first|at the (centre|center|forefront)))\b", r"paramount|key focus|at the centre|forefront|priority"),
@@ -96,7 +96,7 @@ ASPECTS = [
     (r"debrief|stress|upset|distress|wellbeing|well-being|look after (my |our )?(staff|team)|support (for )?(my |our )?(staff|team)", r"debrief"),
     # "we don't disagree, we're both worried: can we use it?"
     # keeping someone informed or leaving them out
-    (r"\b(leave|leaving|keep|keeping) (\w+ ){0,4}(out|informed|in the loop|updated|involved)\b|\binvolv\w* (our|my|the|your) (\w+ )?(lead|dsl)\b", r"consulted with throughout|kept informed|\binform (the|their)"),
+    (r"\b(leave|leaving|keep|keeping) (\w+ ){0,4}(out|informed|in the loop|updated|involved)\b|\binvolv\w* (our|my|the|your) (\w+ )?(lead|dsl)\b|\bwho (in|within|from) (my|our) (own )?(organi[sz]ation|agency|team|service|trust|school|practice)\b", r"consulted with throughout|kept informed"),
     (r"\b(don'?t|do not|not) (actually |really )?disagree|\bshared (concern|worry)|\bboth (worried|concerned)\b", r"shared concern"),
     # a dispute that shows up a gap in policy
     (r"\b(gap|flaw|weakness|hole)s? in\b.{0,30}\b(policy|policies|procedure|protocol|guidance)|\bpolicy (issue|gap|problem)s?", r"policy issues"),
@@ -131,6 +131,11 @@ FIRST_STAGE_CUE = re.compile(r"(?<!come )(?<!comes )(?<!put )\b(first(?! (key |m
 INTRODUCTION = re.compile(r"^\s*(([\w' ]{2,40}) here\b|(i'?m|i am|as) (a|an|the) [\w' ]{2,40}?(?= (here|and|but|so)\b|[,.;:-]))[,.;:-]?\s*")
 # "who" after whom it describes ("the practitioner who raised a concern"), not asking who.
 RELATIVE_WHO = re.compile(r"\b((?:the|a|an|any|my|our|their|each|every) (?:\w+ ){0,2}(?:practitioner|worker|professional|person|manager|colleague|agency|officer|nurse|lead|one|people|staff|member))s? who\b")
+# Taking it to someone in one's own organisation, which the procedure covers (the line manager).
+ESCALATE_WITHIN = re.compile(r"\bwho (should|do|can|must|would) (i|we) (take|go|escalate|raise|speak|talk|refer|bring)\b")
+CONDUCT_WORDS = re.compile(r"conduct|behav|allegation|pipot|lado|whistle|complain")
+# Every stage tried ("we've gone through every step and it's still unresolved"): at the last.
+ALL_STAGES_DONE = re.compile(r"\b((gone|been|worked|got) through (every |all (the |of the )?)(step|stage|level|tier)s?|exhausted (all|every)|tried (every |all (the )?)(step|stage|level)s?|(every|all) (the )?(step|stage|level)s? (have|has) (been )?(tried|failed|done))\b")
 # Words that colour a question without changing what it asks.
 FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
 # What the procedure, or the body that wrote it, sets out to do.
@@ -185,10 +190,10 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.BACKGROUND, re.compile(r"^(why (was|were|is|does|do|did)\b(?!.*\b(stage|level|step)s?\b)|.*\bwhy (the|this|a|an|our)( \w+){0,3} (process|procedure|policy|protocol|briefing) (is|was) (needed|necessary|important|required|written|introduced)\b|.*\b(background|what's the point of (the |this |having (a |the |this )?)?(procedure|policy|protocol|process|briefing|guidance|escalation|it|this|all this)\b|purpose of (the|this) (procedure|policy|protocol|process)|brought in|introduced)\b)")),
     (Topic.IMMEDIATE_RISK, re.compile(r"\b((likely|about|going) to be (harmed|hurt) (very )?(soon|today|tonight|now)|harmed (very )?soon|imminent|immediate(ly)? (risk|danger)|in danger|999|emergenc|at risk right now|urgent|come to (serious |significant )?harm|(seriously|badly) (hurt|harmed|injured)|(serious|significant) harm (today|tonight|now|right now)|at risk of (serious |significant )?harm (today|tonight|now))")),
     (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?((professional|multi-agency|inter-agency) )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically |tend to |tends to )?(arise|come up|crop up|happen|occur)|(most )?(common|usual|typical|main|frequent) (things|areas|issues|reasons|causes|sources)\b.{0,40}\b(disagree|dispute|differ|challenge)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|(is|are) (that|this|it|these|those) (the |a )?(kinds?|sorts?|types?) of (disagreement|dispute|issue|thing|difference|challenge|case)s?|(typical|common) (disagreements?|disputes?|reasons))")),
-    (Topic.NOT_COVERED, re.compile(r"\b((is|are) (this|it) the (process|procedure|policy|protocol) (i|we) (use|follow|should use)|is (this |the )?(escalation|this (process|procedure|protocol)) the (right|correct) (route|way|process|thing)|(is|are) (this|that) the (right|correct) route|\b(is|are) (this|the|it)\b.{0,60}\b(process|procedure|policy|protocol) (\w+ )?the (right |correct |appropriate |proper )?(route|way|process|one|thing) (for|to use)|mixed up with|confused with|confuse (it|this)|(is|are) (this|the|it)( escalation)? (process|procedure|policy|protocol)( \w+)? (the )?(right|correct|appropriate) (route|one|process|way|thing)|can i use (this|the) (protocol|procedure|policy|process)|does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
+    (Topic.NOT_COVERED, re.compile(r"\b((is|are) (this|it) the (process|procedure|policy|protocol) (i|we) (use|follow|should use)|is (this |the )?(escalation|this (process|procedure|protocol)) the (right|correct) (route|way|process|thing)|(is|are) (this|that) the (right|correct) route|\b(is|are) (this|the|it)( escalation)? (process|procedure|policy|protocol)( \w+)? what (i|we) should (be )?us(e|ing)|\b(is|are) (this|the|it)\b.{0,60}\b(process|procedure|policy|protocol) (\w+ )?the (right |correct |appropriate |proper )?(route|way|process|one|thing) (for|to use)|mixed up with|confused with|confuse (it|this)|(is|are) (this|the|it)( escalation)? (process|procedure|policy|protocol)( \w+)? (the )?(right|correct|appropriate) (route|one|process|way|thing)|can i use (this|the) (protocol|procedure|policy|process)|does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) (my|our) own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|keeps? (a )?track|patterns?|trends?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
-    (Topic.RECORD, re.compile(r"\b(what (should|must|does|do) (the|my|an?) (e-?mail|referral|letter)\b.{0,80}\b(contain|include|say|cover|have in it)\b|what (information|details) (should|must|do i need to|needs? to|ha(s|ve) to) (be )?(included|include|provided|given|sent|put)|what (do|should|must) i ((need|have|ought) to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
-    (Topic.CONTACT, re.compile(r"\b(e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contacts?\b|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
+    (Topic.RECORD, re.compile(r"\b(what (should|must|does|do) (the|my|an?) (e-?mail|referral|letter)\b.{0,80}\b(contain|include|say|cover|have in it)\b|\b(the|my|an?|this|that) (e-?mail|referral|letter) (needs? to|should|must|has to|ought to) (contain|include|say|cover)\b|what (information|details) (should|must|do i need to|needs? to|ha(s|ve) to) (be )?(included|include|provided|given|sent|put)|what (do|should|must) i ((need|have|ought) to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
+    (Topic.CONTACT, re.compile(r"\b(how (do|can|should|would) (i|we) (\w+ )?(send|make|submit|get|do) (the|that|a|my|our|this) (referral|request)|e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contacts?\b|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
     (Topic.TIMESCALE, re.compile(r"\b((maximum|max|longest|at most)\b.{0,60}\b(take|last|days|weeks|time)|how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
     (Topic.FINAL, re.compile(r"\b((final|last) (decision|say|call|word)|who (\w+ )?(decides|makes the (final )?(decision|call)|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
@@ -196,7 +201,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.PRINCIPLES, re.compile(r"(?<!\bin )\bprinciples?\b")),
     (Topic.WHO, re.compile(r"\b(who|whom|which (manager|person|people)|involved|escalate (it )?to|raise (it )?with|go to)\b")),
     (Topic.STAGES, re.compile(r"\b(how many (stages|steps|levels)|what are the (stages|steps|levels)|stages|steps|levels|overview|how does (the|this|it) (\w+ )?(process|procedure|policy|protocol|escalation) work)\b")),
-    (Topic.ACTIONS, re.compile(r"\b(what (do|should|must|does|will) (i|we|they|the \w+|my \w+)|what (am i|are we|is my \w+) (supposed|meant|expected|required) to do|what happens|how do i|what to do|role of|do at)\b")),
+    (Topic.ACTIONS, re.compile(r"\b(what (do|should|must|does|will) (i|we|they|the (?!(procedure|policy|protocol|briefing|guidance|document|partnership|board|seed)\b)\w+|my \w+)|what (am i|are we|is my \w+) (supposed|meant|expected|required) to do|what happens|how do i|what to do|role of|do at)\b")),
 ]
 
 FINAL_WORDS = dict(TOPIC_PATTERNS)[Topic.FINAL]
@@ -244,8 +249,8 @@ def read_question(text: str, pack: Pack) -> Question:
     text = _spelt_out(text)
     lowered = re.sub(r"\s+", " ", text.lower().replace("’", "'"))
     read = _read_question(text, lowered, pack)
-    named = STAGE_NUMBER.search(lowered) or FINAL_STAGE.search(lowered) or FIRST_STAGE_CUE.search(lowered)
-    return dataclasses.replace(read, named=bool(named))
+    named = STAGE_NUMBER.search(lowered) or FINAL_STAGE.search(lowered) or FIRST_STAGE_CUE.search(lowered) or ALL_STAGES_DONE.search(lowered)
+    return dataclasses.replace(read, named=read.named or bool(named))
 
 
 def _read_question(text: str, lowered: str, pack: Pack) -> Question:
@@ -275,7 +280,19 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
     plain_words = FILLERS.sub("", lowered)  # "what do I actually need to put in it?"
     # "the practitioner who raised it": a relative "who" does not ask who
     plain_words = RELATIVE_WHO.sub(r"\1 that", plain_words)
-    topic = next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(plain_words)), None)
+    # What is asked is the asking sentence's topic when it names one ("…endless emails. How should
+    # disagreements be resolved?" asks how, not for an e-mail address); else the message's. Danger
+    # now, or a conduct matter, anywhere in the message is what it is about.
+    topic = _topic_of(plain_words)
+    sentences = [each for each in re.split(r"(?<=[.?!])\s+", plain_words) if each.strip()]
+    asking = [each for each in sentences if each.rstrip().endswith("?")]
+    if len(sentences) > 1 and asking and topic not in (Topic.IMMEDIATE_RISK, Topic.NOT_COVERED):
+        # (an e-mail mentioned in passing is not a question for an address)
+        topic = _topic_of(asking[-1]) or (None if topic is Topic.CONTACT else topic)
+    if stage is None and topic in (Topic.WHO, Topic.ACTIONS, None) and ALL_STAGES_DONE.search(lowered):
+        stage = len(pack.stages) - 1  # "we've been through every step: what now?" is at the last
+    if topic is Topic.NOT_COVERED and ESCALATE_WITHIN.search(lowered) and not CONDUCT_WORDS.search(lowered):
+        topic = Topic.WHO  # "who should I take it to within my own organisation?" is who, not what is not covered
     if topic in (Topic.FORM, Topic.WHO, Topic.ACTIONS, None) and stage is None and NOTIFIED_WHEN.search(lowered):
         # "at what stage do we notify the partnership?": the stage that notifies, in its own words
         notifying = next((index for index, each in enumerate(pack.stages) if each.notify), None)
@@ -297,7 +314,7 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
     if topic is Topic.FINAL and HOW_IT_GETS_THERE.search(lowered):
         # "how is it escalated to the Board, through whom?": the last stage's first actions
         return Question(topic=Topic.ACTIONS, stage=len(pack.stages) - 1, text=text)
-    if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details", lowered):
+    if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details|send|submit|referral", lowered):
         topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
     if MEDIUM.search(lowered) and topic in (Topic.CONTACT, Topic.WHO, Topic.ACTIONS, Topic.FORM):
         topic = None  # "should it be face to face or by e-mail?" is answered by the seed's principles
@@ -321,6 +338,9 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
         if stage is None and FIRST_CONVERSATION.search(lowered):
             stage = 0  # "talking to the other worker didn't fix it": the first stage is that talk
         named = [(stage, lowered)] if stage is not None else []
+        if stage == len(pack.stages) - 1:
+            # "even the BSCP's meeting didn't resolve it": what the last stage says comes then
+            return Question(topic=topic or Topic.ACTIONS, stage=stage, text=text, named=True)
     if topic in (None, Topic.STAGES) and stage is not None:
         topic = Topic.ACTIONS  # "before the formal stages start, what do I do?"
     if len({index for index, _ in named}) > 1 and named[0][0] < named[-1][0]:
@@ -347,6 +367,11 @@ ABBREVIATIONS = {
     r"sab": "Safeguarding Adults Board", r"mgrs?": "manager", r"hw": "how", r"wat|wot": "what", r"shld": "should",
 }  # fmt: skip
 ABBREVIATED = re.compile(r"\b(" + "|".join(ABBREVIATIONS) + r")\b", re.IGNORECASE)
+
+
+def _topic_of(words: str) -> Topic | None:
+    """The first topic (``TOPIC_PATTERNS``) ``words`` match."""
+    return next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(words)), None)
 
 
 def _spelt_out(text: str) -> str:
@@ -918,7 +943,7 @@ def _ranked(evidence: list[tuple[Evidence, Passage]]) -> list[tuple[float, Passa
     worry about the same child: can we use this?" and the seed's "…or a shared concern")."""
     ranked = [(each.relevance, passage) for each, passage in evidence]
     if len(evidence) > 1 and evidence[0][0].aspects and evidence[0][0].order - evidence[1][0].order >= CLEAR_LEAD:
-        ranked[0] = (max(ranked[0][0], PASSAGE_RELEVANT), ranked[0][1])
+        ranked[0] = (max(ranked[0][0], PASSAGE_EXTRA), ranked[0][1])
     return ranked
 
 

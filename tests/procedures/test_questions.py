@@ -439,6 +439,13 @@ EVERYDAY_QUESTIONS = [
     # a relative "who" does not ask who; leaving someone out until later
     ("south-tyneside", "I'm the line manager of the worker who raised it at Stage 1. What do I do?", "Without delay, the line manager will then contact"),
     ("bury-children", "can we leave our safeguarding lead out of it until the later levels?", "consulted with throughout the escalation process"),
+    # every stage tried is the last; what an e-mail needs to include
+    ("bury-adults", "we've been through every step and still disagree. how do we send the referral?", "BSP@bury.gov.uk"),
+    ("bury-adults", "I'm writing to the board now. What does the email need to include?", "details of the disagreement and action which has already been taken"),
+    # who to take it to in one's own agency is the procedure's next stage, not what it leaves out
+    ("warrington-adults", "Talking to the other professional didn't work. Who should I take it to within my own organisation?", "line manager"),
+    # the final stage's own meeting failing is what that stage says comes next
+    ("bury-children", "the meeting the BSCP set up didn't resolve it either. what happens after that?", "Executive of the Partnership"),
     # whether one's own case is the kind of disagreement it is for: where disagreements arise
     ("bury-adults", "they won't fund the care we think she needs. Is that the sort of disagreement this is for?", "service provision"),
     # the partnership's own name does not place a stage ("bury" is in Step 4's title)
