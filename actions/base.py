@@ -125,8 +125,9 @@ class AssistantAction(Action, abc.ABC):
             return []
         return send(dispatcher, turn)
 
-
     def question_instead(self, tracker: Tracker) -> Turn | None:
+        """The answer instead of this command, when the message that the NLU took, unsure, for
+        it asks something the procedure answers (``Assistant.question_instead``)."""
         message = tracker.latest_message or {}
         confidence = (message.get("intent") or {}).get("confidence")
         text = message.get("text") or ""

@@ -128,13 +128,6 @@ ABOUT_THE_PROCEDURE = re.compile(
     # who to think it through with when a decision seems unsafe: the seed's principle, not the walk
     r"|\b(unsafe|not safe|isn'?t safe)\b.{0,60}\bwho (should|do|can|could) (i|we) (speak|talk|go|turn) to\b"
 )
-# Words that make a message about a professional's conduct; without any, the NLU's reading of
-# conduct is doubted when the message asks something the procedure answers.
-CONDUCT_SAID = re.compile(
-    r"conduct|behav|allegation|pipot|lado|whistle|abus|assault|harm|hurt|inappropriat|unprofessional|rude|aggressi|"
-    r"drunk|alcohol|intoxicat|drug|steal|stole|theft|fraud|complain|touch|sexual|groom|shout|bull(y|ied|ying)|racis|"
-    r"\blie[ds]?\b|lying|position of trust|neglect|dismiss|disciplin|suspen"
-)
 ABOUT_A_STAGE = re.compile(r"\b(stage|level|step|manager|managers|lead|leads|head|heads|director|directors|board|partnership)s?\b")
 
 # What the assistant last asked for (slot AWAITING).
@@ -264,7 +257,7 @@ class Assistant:
             # "…the way one worker behaves. Is this the right route?": what the pack says it does
             # not cover, which names where conduct goes, in the partnership's words.
             return self.question(state, text)
-        if decision.route == CONDUCT and not decision.risk_alert and not CONDUCT_SAID.search(_lowered(text)):
+        if decision.route == CONDUCT and not decision.risk_alert and not questions.CONDUCT_SAID.search(_lowered(text)):
             # Read as conduct, but saying nothing of anyone's conduct, and asking what the procedure
             # answers ("my worker has brought me a disagreement at Stage Two: what do I do?").
             asked = self._plain_question(state, text)
@@ -621,10 +614,12 @@ class Assistant:
     def _plain_question(self, state: State, text: str, *, by_structure: bool = True) -> str | None:
         """A question about the chosen partnership's procedure that its seed plainly answers: the
         whole message, or else its last sentence that asks ("I'm not sure about my thinking yet.
-        Can I talk it over first?"); or, ``by_structure``, a message that asks where it goes once
-        a stage the pack names has failed ("heads of service have looked at it, still stuck. where
-        now?"), asks about a stage it names by number, or asks something specific of the pack (the
-        final decision, a timescale, the form, where disagreements arise). None if none of these."""
+        Can I talk it over first?"); a message that asks what the procedure says, expects or
+        allows; a short one that names a topic or a stage however typed ("stage 3 who"); or,
+        ``by_structure``, a message that asks where it goes once a stage the pack names has
+        failed ("heads of service have looked at it, still stuck. where now?"), asks about a
+        stage it names by number, or asks something specific of the pack (the final decision, a
+        timescale, the form, where disagreements arise). None if none of these."""
         pack = self.library.get(state.partnership)
         text = text.strip()
         if pack is None:

@@ -133,7 +133,12 @@ INTRODUCTION = re.compile(r"^\s*(([\w' ]{2,40}) here\b|(i'?m|i am|as) (a|an|the)
 RELATIVE_WHO = re.compile(r"\b((?:the|a|an|any|my|our|their|each|every) (?:\w+ ){0,2}(?:practitioner|worker|professional|person|manager|colleague|agency|officer|nurse|lead|one|people|staff|member))s? who\b")
 # Taking it to someone in one's own organisation, which the procedure covers (the line manager).
 ESCALATE_WITHIN = re.compile(r"\bwho (should|do|can|must|would) (i|we) (take|go|escalate|raise|speak|talk|refer|bring)\b")
-CONDUCT_WORDS = re.compile(r"conduct|behav|allegation|pipot|lado|whistle|complain")
+# Words that make a message about a professional's conduct.
+CONDUCT_SAID = re.compile(
+    r"conduct|behav|allegation|pipot|lado|whistle|abus|assault|harm|hurt|inappropriat|unprofessional|rude|aggressi|"
+    r"drunk|alcohol|intoxicat|drug|steal|stole|theft|fraud|complain|touch|sexual|groom|shout|bull(y|ied|ying)|racis|"
+    r"\blie[ds]?\b|lying|position of trust|neglect|dismiss|disciplin|suspen"
+)
 # Every stage tried ("we've gone through every step and it's still unresolved"): at the last.
 ALL_STAGES_DONE = re.compile(r"\b((gone|been|worked|got) through (every |all (the |of the )?)(step|stage|level|tier)s?|exhausted (all|every)|tried (every |all (the )?)(step|stage|level)s?|(every|all) (the )?(step|stage|level)s? (have|has) (been )?(tried|failed|done))\b")
 # Words that colour a question without changing what it asks.
@@ -291,7 +296,7 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
         topic = _topic_of(asking[-1]) or (None if topic is Topic.CONTACT else topic)
     if stage is None and topic in (Topic.WHO, Topic.ACTIONS, None) and ALL_STAGES_DONE.search(lowered):
         stage = len(pack.stages) - 1  # "we've been through every step: what now?" is at the last
-    if topic is Topic.NOT_COVERED and ESCALATE_WITHIN.search(lowered) and not CONDUCT_WORDS.search(lowered):
+    if topic is Topic.NOT_COVERED and ESCALATE_WITHIN.search(lowered) and not CONDUCT_SAID.search(lowered):
         topic = Topic.WHO  # "who should I take it to within my own organisation?" is who, not what is not covered
     if topic in (Topic.FORM, Topic.WHO, Topic.ACTIONS, None) and stage is None and NOTIFIED_WHEN.search(lowered):
         # "at what stage do we notify the partnership?": the stage that notifies, in its own words
