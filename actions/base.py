@@ -95,8 +95,10 @@ class AssistantAction(Action, abc.ABC):
 
     # Said when the records database cannot be reached: nothing was saved, and what to do.
     unavailable_response = "utter_records_unavailable"
-    # A command whose words may be a question, answered instead when it is (``Assistant.question_instead``).
+    # A command whose words may be a question, answered instead when it is (``Assistant.question_instead``),
+    # and whether a fragment naming a topic or stage counts ("form stage 2").
     may_be_a_question = False
+    may_be_a_fragment = True
 
     @abc.abstractmethod
     def turn(self, helper: Assistant, state: State, tracker: Tracker) -> Turn:
@@ -133,7 +135,9 @@ class AssistantAction(Action, abc.ABC):
         text = message.get("text") or ""
         if not isinstance(confidence, (int, float)) or text.startswith("/"):
             return None  # a button's payload is the command itself
-        return assistant().question_instead(State.from_slots(tracker.slots), text, float(confidence))
+        return assistant().question_instead(
+            State.from_slots(tracker.slots), text, float(confidence), terse=self.may_be_a_fragment
+        )
 
 
 UNCERTAIN_RESPONSE = "utter_records_uncertain"

@@ -57,6 +57,7 @@ class ActionStageResolved(AssistantAction):
     """The disagreement was resolved: what to record."""
 
     may_be_a_question = True  # "how long have we got to resolve it?"
+    may_be_a_fragment = False  # "resolved at level 2" says it is
 
     def name(self) -> Text:
         return "action_stage_resolved"

@@ -313,6 +313,8 @@ class ActionShowEscalation(DeskAction):
 
 
 class ActionSendForm(DeskAction):
+    may_be_a_question = True  # "which form at stage 2?"
+
     def name(self) -> Text:
         return "action_send_form"
 

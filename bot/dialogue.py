@@ -63,7 +63,7 @@ COMMAND_SURE = 0.8
 REQUESTED = re.compile(
     r"^(please |pls )?(give|show|list|start|run|begin|do|brief|quiz|test|train|take|walk|talk|let'?s|i'?d like|i want|i need"
     r"|can i (have|do|see|get|start|try)|(can|could|will|would) (you|we) (give|show|list|start|run|do|brief|quiz|test|train|take|walk|talk))\b"
-    r"|\b(brief|quiz|test|train) (me|us|my team)\b"
+    r"|\b(brief|quiz|test|train) (me|us|my team)\b|\bmy (records?|escalations?|cases?|challenges?|esc'?s)\b"
 )
 # A message this short that names a topic or a stage asks about it ("stage 3 who", "overall
 # timescale south tyneside"), however it is typed.
@@ -103,6 +103,14 @@ SPECIFIC_TOPICS = frozenset(
         questions.Topic.NOT_COVERED, questions.Topic.BACKGROUND, questions.Topic.DOCUMENT, questions.Topic.PRINCIPLES,
     }
 )  # fmt: skip
+# Words of the procedures themselves, which an out-of-scope message does not use.
+PROCEDURE_WORDS = re.compile(
+    r"\b(stage|level|lvl|step|escalat\w*|disagree\w*|dispute|challeng\w*|themes?|timescales?|form|board|partnership|"
+    r"safeguarding|referr\w*|panel|chair|pipot|lado|whistle\w*|imminent|procedure|protocol|policy|agenc\w*|sab|e-?mail)\b"
+)
+# What a fragment may name to be asking it ("overall timescale", "imminent risk", "stages"): not
+# who or what in general, which any short message with "who" in it seems to ask.
+TERSE_TOPICS = SPECIFIC_TOPICS | {questions.Topic.IMMEDIATE_RISK, questions.Topic.STAGES}
 # A question that only points back at what the message said before it ("Is that normal?", "Am I?").
 REFERS_BACK = re.compile(r"^((\w+ ){1,2}(that|this|it|these|those)\b(?! (stage|level|step|procedure|policy|protocol|process)\b)|(am|are|is|can|should|do|does) (i|we|they|it)\??$)|\b(that|this)\??$")
 # Asking what the procedure itself says of one's situation, which the walk does not answer.
@@ -251,6 +259,10 @@ class Assistant:
         # the pack's own structure answers ("who keeps the decision once it's at the board?").
         by_structure = decision.route != OTHER or (intent or {}).get("name") in (None, FALLBACK_INTENT)
         asked = self._plain_question(state, text, by_structure=by_structure) if unsure and not decision.risk_alert else None
+        if decision.route == OTHER and not unsure and PROCEDURE_WORDS.search(_lowered(text)):
+            # read surely as out of scope, yet a fragment in the procedure's own terms ("themes
+            # reviewed how often") that names one of its topics or stages
+            asked = self._terse_question(state, text, by_meaning=False)
         if asked:
             return self.question(state, asked)
         if decision.route == CONDUCT and not decision.risk_alert and self._asks_if_it_applies(state, text):
@@ -565,16 +577,20 @@ class Assistant:
         turn.slots.update({AWAITING: None, PENDING_QUESTION: text})
         return turn
 
-    def question_instead(self, state: State, text: str, confidence: float) -> Turn | None:
+    def question_instead(self, state: State, text: str, confidence: float, *, terse: bool = True) -> Turn | None:
         """The answer to a question the NLU took, unsure, for a command: "why was this briefing
         written?" for the briefing, "how long have we got to resolve it?" for saying it is
         resolved, "where are the escalations logged?" for one's own records. Only a message that
         asks something (a wh-word, no request) which the partnership's procedure plainly
-        answers; None for anything else, which the command then does."""
+        answers, or, ``terse``, a fragment naming a topic or a stage ("form stage 2"); None for
+        anything else, which the command then does."""
         lowered = _lowered(text.strip())
-        if confidence >= COMMAND_SURE or not WH_ASKED.search(lowered) or REQUESTED.search(lowered):
+        if confidence >= COMMAND_SURE or REQUESTED.search(lowered):
             return None
-        asked = self._plain_question(state, text)
+        if WH_ASKED.search(lowered):
+            asked = self._plain_question(state, text)
+        else:
+            asked = self._terse_question(state, text) if terse else None
         return self.question(state, asked) if asked else None
 
     def _specific_question(self, state: State, text: str) -> str | None:
@@ -632,17 +648,23 @@ class Assistant:
             read = questions.read_question(text, pack)
             if read.placed or read.topic in SPECIFIC_TOPICS:
                 return text
-        return next((each for each in (text, asked_part(text)) if each and questions.plainly_answers(pack, each)), None)
+        plain = next((each for each in (text, asked_part(text)) if each and questions.plainly_answers(pack, each)), None)
+        return plain or self._terse_question(state, text)
 
-    def _terse_question(self, state: State, text: str) -> str | None:
+    def _terse_question(self, state: State, text: str, *, by_meaning: bool = True) -> str | None:
         """The words of a short message besides the partnership's name, when they name a topic of
-        its procedure or place a stage ("stage 3 who - bury adults" -> "stage 3 who"); else None."""
+        its procedure or place a stage ("stage 3 who - bury adults" -> "stage 3 who") or, ``by_meaning``,
+        a seed sentence answers them well ("debrief for staff"); else None."""
         pack = self.library.get(state.partnership)
         rest = self.library.without_names(text)
         if pack is None or not rest or len(rest.split()) > TERSE_WORDS:
             return None
         read = questions.read_question(rest, pack)
-        return rest if read.topic is not None or read.placed else None
+        # (a topic counts in the procedure's own words: "how long should I boil eggs" asks no timescale of it)
+        named = read.topic in TERSE_TOPICS and PROCEDURE_WORDS.search(_lowered(rest))
+        if read.placed or named or (by_meaning and questions.best_relevance(pack, rest) >= QUESTION_BESIDE_A_WORRY):
+            return rest
+        return None
 
     def _overview(self, state: State, turn: Turn) -> Turn:
         """The question asked before the partnership was known, now answered."""

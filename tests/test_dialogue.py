@@ -441,6 +441,16 @@ def test_a_terse_message_the_nlu_could_not_place_is_answered_when_it_names_a_top
     assert "utter_answer" not in responses(assistant.triage(State(partnership="bury-adults"), *unsure, text="blue sky"))
 
 
+def test_a_fragment_in_the_procedures_words_read_as_out_of_scope_is_answered(assistant):
+    out = sure("out_of_scope", 0.96)
+    turn = assistant.triage(State(partnership="south-tyneside"), *out, text="themes reviewed how often")
+    assert responses(turn) == ["utter_answer"]
+    assert "6 monthly basis" in turn.replies[0].variables["answer"]
+    # A question in other words, though it asks how long, is still out of scope.
+    for text in ("how long should i boil eggs", "who sang thriller?", "what forms of exercise burn most calories"):
+        assert responses(assistant.triage(State(partnership="south-tyneside"), *out, text=text)) == ["utter_out_of_scope"], text
+
+
 def test_an_unsure_message_asking_where_it_goes_after_a_named_stage_is_answered(assistant):
     unsure = ranked(("professional_disagreement", 0.45), ("ask_procedure", 0.35), ("immediate_risk", 0.05))
     state = State(partnership="south-tyneside")

@@ -84,9 +84,15 @@ def test_a_question_the_nlu_took_unsure_for_a_command_is_answered_instead():
     _, messages = run(ActionBriefing(), tracker("Why was this briefing written?", "briefing", 0.6, slots={"partnership": "bury-adults"}))
     assert [m["response"] for m in messages] == ["utter_answer"]
     assert "recurrent theme within Safeguarding Adult Reviews" in messages[0]["answer"]
+    # A fragment in the procedure's words is a question too, but never for "resolved".
+    _, messages = run(ActionBriefing(), tracker("debrief for staff", "briefing", 0.43, slots={"partnership": "warrington-adults"}))
+    assert [m["response"] for m in messages] == ["utter_answer"] and "opportunities to debrief" in messages[0]["answer"]
     # The command itself, said surely or as a request, or from a button, is the command.
     walking = {**slots, "route": "disagreement", "stage": 1.0, "stage_started_at": "2026-11-23T10:00:00+00:00"}
-    for text, confidence in (("how long have we got to resolve a dispute?", 0.95), ("we sorted it, what now?", 0.6), ("/resolved", 0.6)):
+    for text, confidence in (
+        ("how long have we got to resolve a dispute?", 0.95), ("we sorted it, what now?", 0.6), ("/resolved", 0.6),
+        ("resolved at stage 2", 0.6),
+    ):  # fmt: skip
         _, messages = run(ActionStageResolved(), tracker(text, "resolved", confidence, slots=walking))
         assert messages[0]["response"] == "utter_resolved", text
 
