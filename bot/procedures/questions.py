@@ -90,6 +90,8 @@ ASPECTS = [
     (r"\b(on hold|wait(ing)? (until|for)|in the meantime|meanwhile|pause|never (let|allow)|at no (time|point)|while (the |a |this |an? )?(\w+ )?(disagreement|dispute|escalation|challenge|argument) (is )?(going on|ongoing|happening|runs|being (resolved|sorted))|while (we|they) (argue|disagree|sort))\b", r"at all times|never leave|unprotected|detract|throughout"),
     (r"\b(comes? first|priority|prioriti[sz]e|paramount|most important|main (concern|focus)|(put|keep) (first|at the (centre|center|forefront)))\b", r"paramount|key focus|at the centre|forefront|priority"),
     (r"(no idea|(don'?t|do not) know|not sure|find( out)?|work out)\b.{0,30}\b(who|right (person|manager|contact)|contacts?)|anyone (who )?(can|could) help", r"key contacts|for assistance|(can|may) be contacted"),
+    # how often: at every stage, or every six months
+    (r"\bhow often\b|\bfrequen", r"every stage|at each stage|monthly basis"),
     # what to be able to show for a concern
     (r"\b(show|evidence|prove|demonstrate|back (it|this|that|them|my \w+) up)\b", r"\bevidence"),
     # support for staff after a hard escalation
@@ -201,7 +203,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.CONTACT, re.compile(r"\b(how (do|can|should|would) (i|we) (\w+ )?(send|make|submit|get|do) (the|that|a|my|our|this) (referral|request)|e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contacts?\b|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
     (Topic.TIMESCALE, re.compile(r"\b((maximum|max|longest|at most)\b.{0,60}\b(take|last|days|weeks|time)|how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
-    (Topic.FINAL, re.compile(r"\b((final|last) (decision|say|call|word)|who (\w+ )?(decides|makes the (final )?(decision|call)|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
+    (Topic.FINAL, re.compile(r"\b((final|last) (decision|say|call|word)|takes? over (the )?(decision|case)|take the decision|who (\w+ )?(decides|makes the (final )?(decision|call)|(keeps|has|holds|retains|owns) (the )?decision)|decision[- ]making|resolution panel|panel|independent chair|scrutineer|executive|arbitrat|mediat)")),
     (Topic.RECORD, re.compile(r"\b(record(ed|ing|s)?|log(ged|s)?|(write|written|wrote) (\w+ )?(down|up)|in writing|document(ed|ation)?|case (file|notes?)|what (should|do) i (keep|note))")),
     (Topic.PRINCIPLES, re.compile(r"(?<!\bin )\bprinciples?\b")),
     (Topic.WHO, re.compile(r"\b(who|whom|which (manager|person|people)|involved|escalate (it )?to|raise (it )?with|go to)\b")),
@@ -307,6 +309,8 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
         # "I'm a line manager and my worker has brought me a disagreement: what do I do?"
         if role := MY_ROLE.search(lowered):
             stage = _stage_of_people(pack, role.group(1))
+    if topic is Topic.THEMES and re.search(r"\bfeedback\b", lowered) and not re.search(r"theme|pattern|trend|spreadsheet|month", lowered):
+        topic = None  # "how often should feedback be given?" asks of feedback, not of the themes review
     if topic is Topic.FINAL and stage is None and AIM_ASKED.search(lowered):
         topic = None  # "what is the Executive Board's aim?" asks the seed's aims, not its last stage
     if stage is None and topic is Topic.THEMES and FINAL_WORDS.search(lowered):

@@ -446,6 +446,9 @@ EVERYDAY_QUESTIONS = [
     ("warrington-adults", "Talking to the other professional didn't work. Who should I take it to within my own organisation?", "line manager"),
     # the final stage's own meeting failing is what that stage says comes next
     ("bury-children", "the meeting the BSCP set up didn't resolve it either. what happens after that?", "Executive of the Partnership"),
+    # whether the board takes over the decision; how often feedback comes (not the themes review)
+    ("bury-adults", "once it's referred, does the board take over the decision?", "Decision making remains with statutory agencies"),
+    ("south-tyneside", "how often will I get feedback while it's being escalated?", "feedback will be provided at every stage"),
     # whether one's own case is the kind of disagreement it is for: where disagreements arise
     ("bury-adults", "they won't fund the care we think she needs. Is that the sort of disagreement this is for?", "service provision"),
     # the partnership's own name does not place a stage ("bury" is in Step 4's title)
