@@ -407,27 +407,28 @@ def test_a_partnership_named_with_a_question_gets_the_answer(assistant):
         assert responses(assistant.proceed(State(partnership="warrington-adults"), text)) == ["utter_partnership_set"], text
 
 
-def test_a_message_read_as_conduct_that_says_nothing_of_conduct_is_answered_when_it_asks(assistant):
-    conduct = sure("conduct_concern", 0.7)
-    turn = assistant.triage(
-        State(partnership="cambs-peterborough-adults"), *conduct,
-        text="I'm a team leader and my worker has brought a disagreement to me at Stage Two. What am I expected to do?",
-    )  # fmt: skip
+@pytest.mark.parametrize(
+    ("partnership", "nlu", "text", "seed_says"),
+    [
+        # read as conduct, but saying nothing of anyone's conduct
+        ("cambs-peterborough-adults", sure("conduct_concern", 0.7),
+         "I'm a team leader and my worker has brought a disagreement to me at Stage Two. What am I expected to do?",
+         "contact their respective counterpart"),
+        # unsure between worries, but asking in so many words what the procedure expects
+        ("bury-adults", ranked(("professional_disagreement", 0.45), ("conduct_concern", 0.35)),
+         "The ward won't look again at their plan though we've sent new information. What does the briefing expect of them?",
+         "review decisions and plans with an open mind"),
+    ],
+)  # fmt: skip
+def test_a_message_the_nlu_misread_is_answered_when_it_asks_what_the_pack_answers(assistant, partnership, nlu, text, seed_says):
+    turn = assistant.triage(State(partnership=partnership), *nlu, text=text)
     assert responses(turn) == ["utter_answer"]
-    assert "contact their respective counterpart" in turn.replies[0].variables["answer"]
-    # A message about someone's conduct keeps the conduct route.
-    turn = assistant.triage(State(partnership="bury-adults"), *conduct, text="A carer keeps shouting at a resident. What should I do?")
+    assert seed_says in turn.replies[0].variables["answer"]
+
+
+def test_a_message_about_someones_conduct_keeps_the_conduct_route(assistant):
+    turn = assistant.triage(State(partnership="bury-adults"), *sure("conduct_concern", 0.7), text="A carer keeps shouting at a resident. What should I do?")
     assert responses(turn)[0] == "utter_conduct"
-
-
-def test_a_message_asking_what_the_procedure_expects_is_answered_though_the_nlu_is_unsure(assistant):
-    unsure = ranked(("professional_disagreement", 0.45), ("conduct_concern", 0.35))
-    turn = assistant.triage(
-        State(partnership="bury-adults"), *unsure,
-        text="The ward won't look again at their plan though we've sent new information. What does the briefing expect of them?",
-    )  # fmt: skip
-    assert responses(turn) == ["utter_answer"]
-    assert "review decisions and plans with an open mind" in turn.replies[0].variables["answer"]
 
 
 def test_a_terse_message_the_nlu_could_not_place_is_answered_when_it_names_a_topic(assistant):
