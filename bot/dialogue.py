@@ -85,8 +85,7 @@ def _from_sentence_at(text: str, at: int) -> str:
 def asked_part(text: str) -> str:
     """The last sentence of ``text`` that asks something ("… closed it. Can we escalate jointly?"),
     or "" when none does."""
-    sentences = [s.strip() for s in re.split(r"(?<=[.?!])\s+", text.strip()) if s.strip()]
-    asked = [s for s in sentences if ASKED.search(_lowered(s))]
+    asked = [s for s in questions.split_sentences(text) if ASKED.search(_lowered(s))]
     return asked[-1] if asked else ""
 
 

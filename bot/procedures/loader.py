@@ -124,16 +124,21 @@ class Library:
 
     def without_names(self, text: str) -> str:
         """``text`` with every partnership name in it taken out ("step 2 bury adults?" -> "step 2
-        ?"), longest names first, and the spaces and dashes left behind tidied."""
+        ?"), and the spaces and dashes left behind tidied."""
+        text = self._any_name.sub(" ", text)
+        return re.sub(r"\s+", " ", re.sub(r"(^|\s)[-:,;](?=\s|$)", " ", text)).strip()
+
+    @functools.cached_property
+    def _any_name(self) -> re.Pattern:
+        """Any partnership's id, name or alias as words, longest first (so "bury adults" goes
+        whole before "bury" could)."""
         names = sorted(
-            {n for pack in self for n in (pack.id, pack.name, pack.short_name, *pack.aliases) if n.strip()},
+            {n.strip() for pack in self for n in (pack.id, pack.name, pack.short_name, *pack.aliases) if n.strip()},
             key=len,
             reverse=True,
         )
-        for name in names:
-            words = r"[\s&-]+".join(re.escape(word) for word in re.split(r"[\s&-]+", name.strip()) if word)
-            text = re.sub(rf"(?<![\w-]){words}(?![\w-])", " ", text, flags=re.IGNORECASE)
-        return re.sub(r"\s+", " ", re.sub(r"(^|\s)[-:,;](?=\s|$)", " ", text)).strip()
+        spelt = (r"[\s&-]+".join(re.escape(word) for word in re.split(r"[\s&-]+", name) if word) for name in names)
+        return re.compile(rf"(?<![\w-])(?:{'|'.join(spelt)})(?![\w-])", re.IGNORECASE)
 
     def __getitem__(self, partnership: str) -> Pack:
         try:

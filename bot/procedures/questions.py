@@ -59,6 +59,8 @@ QUOTED_RUN = 5  # words in a row, at least three of them content words
 # development questions' best passages reach it, 3% of 1,000 CLINC150 out-of-scope utterances'.
 ORDER_RELEVANT = 0.8
 CLEAR_LEAD = 0.25  # an order this far ahead of the next, with an aspect asked, makes the best relevant
+# How the seeds say a challenge should be taken (two aspects below ask after it).
+TAKING_A_CHALLENGE = r"defensive|open mind|revise|review decisions|seen in a positive way|encouraged and accepted"
 # What a practitioner asks about in everyday words, and how the seeds say it.
 ASPECTS = [
     (r"how long|\bdays?\b|\btime|quick|soon|deadline|speed|fast", r"\bdays?\b|timescale|timely|quickly|as soon as|shortest|within"),
@@ -72,9 +74,9 @@ ASPECTS = [
     (r"\b(find|access|accessible|available|intranet|get hold of|look (it )?up)\b.{0,40}\b(policy|procedure|protocol|guidance|briefing)|\b(policy|procedure|protocol|guidance|briefing)\b.{0,40}\b(find|access|accessible|available|intranet)", r"accessible|intranet"),
     # "am I allowed to challenge them?", "is challenging another agency frowned upon?"
     (r"\b(allowed|entitled|permitted|my place|the right|ok|okay|acceptable|fine)( for (me|us|an? \w+))? to (challenge|question|disagree|push back)\b|\b(challeng\w*|question\w*|disagree\w*|push\w* back)\b.{0,40}\b(negative|positive|bad|good|frowned|rude|disloyal|unprofessional|welcome[d]?|encouraged|trouble|viewed|regarded|perceived|friction|conflict)\b", r"all staff|opportunity to challenge|empowered|positive|encouraged|responsibility of all|respectful challenge|is expected"),
-    (r"respond|react|\btreat|\bhandle|defensive|attitude|open mind|rethink|reconsider|look (again|at it again)|new information|won'?t (review|reconsider|change)", r"defensive|open mind|revise|review decisions|respect the views|seen in a positive way|encouraged and accepted"),
+    (r"respond|react|\btreat|\bhandle|defensive|attitude|open mind|rethink|reconsider|look (again|at it again)|new information|won'?t (review|reconsider|change)", TAKING_A_CHALLENGE + r"|respect the views"),
     # being the one challenged ("another agency challenges my decision")
-    (r"challenged\b|challeng\w* (my|our|one of (my|our)) (\w+'?s? )?(decisions?|plans?|views?|assessments?|judge?ments?|practice)|challenges? (from [\w ]{1,30} )?(to|of|against) (my|our)", r"defensive|open mind|revise|review decisions|seen in a positive way|encouraged and accepted"),
+    (r"challenged\b|challeng\w* (my|our|one of (my|our)) (\w+'?s? )?(decisions?|plans?|views?|assessments?|judge?ments?|practice)|challenges? (from [\w ]{1,30} )?(to|of|against) (my|our)", TAKING_A_CHALLENGE),
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
     (r"jointly|together|both (agencies|of us)|two agencies|more than one agency", r"jointly|more than one agency"),
@@ -96,9 +98,9 @@ ASPECTS = [
     (r"\b(show|evidence|prove|demonstrate|back (it|this|that|them|my \w+) up)\b", r"\bevidence"),
     # support for staff after a hard escalation
     (r"debrief|stress|upset|distress|wellbeing|well-being|look after (my |our )?(staff|team)|support (for )?(my |our )?(staff|team)", r"debrief"),
-    # "we don't disagree, we're both worried: can we use it?"
     # keeping someone informed or leaving them out
     (r"\b(leave|leaving|keep|keeping) (\w+ ){0,4}(out|informed|in the loop|updated|involved)\b|\binvolv\w* (our|my|the|your) (\w+ )?(lead|dsl)\b|\bwho (in|within|from) (my|our) (own )?(organi[sz]ation|agency|team|service|trust|school|practice)\b", r"consulted with throughout|kept informed"),
+    # "we don't disagree, we're both worried: can we use it?"
     (r"\b(don'?t|do not|not) (actually |really )?disagree|\bshared (concern|worry)|\bboth (worried|concerned)\b", r"shared concern"),
     # a dispute that shows up a gap in policy
     (r"\b(gap|flaw|weakness|hole)s? in\b.{0,30}\b(policy|policies|procedure|protocol|guidance)|\bpolicy (issue|gap|problem)s?", r"policy issues"),
@@ -291,7 +293,7 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
     # disagreements be resolved?" asks how, not for an e-mail address); else the message's. Danger
     # now, or a conduct matter, anywhere in the message is what it is about.
     topic = _topic_of(plain_words)
-    sentences = [each for each in re.split(r"(?<=[.?!])\s+", plain_words) if each.strip()]
+    sentences = split_sentences(plain_words)
     asking = [each for each in sentences if each.rstrip().endswith("?")]
     if len(sentences) > 1 and asking and topic not in (Topic.IMMEDIATE_RISK, Topic.NOT_COVERED):
         # (an e-mail mentioned in passing is not a question for an address)
@@ -376,6 +378,11 @@ ABBREVIATIONS = {
     r"sab": "Safeguarding Adults Board", r"mgrs?": "manager", r"hw": "how", r"wat|wot": "what", r"shld": "should",
 }  # fmt: skip
 ABBREVIATED = re.compile(r"\b(" + "|".join(ABBREVIATIONS) + r")\b", re.IGNORECASE)
+
+
+def split_sentences(text: str) -> list[str]:
+    """``text``'s sentences, each ending at its ".", "?" or "!"."""
+    return [each.strip() for each in re.split(r"(?<=[.?!])\s+", text.strip()) if each.strip()]
 
 
 def _topic_of(words: str) -> Topic | None:
@@ -906,7 +913,6 @@ def passage_evidence(pack: Pack, question: Question) -> list[Evidence]:
     lowered = question.text.lower().replace("’", "'")
     # The partnership's own name says whose procedure, not what is asked ("…to the safeguarding adults board?").
     asked = _content_words(question.text) - _name_words(pack)
-    asked_names = _name_words(pack) | _content_words(" ".join(stage.title for stage in pack.stages))
     aspects = [said for asks, said in ASPECT_PATTERNS if asks.search(lowered)]
     index = question.stage
     if index is None and question.topic is Topic.FINAL:
@@ -918,7 +924,8 @@ def passage_evidence(pack: Pack, question: Question) -> list[Evidence]:
     sections = {_plain(pack.stage(i).source.section) for i in stages}
     medium = MEDIUM.search(lowered)
     # (a run of the partnership's name or a stage's title is not a quotation of what a passage says)
-    quoting = frozenset(run for run in _runs(question.text) if len(_content_words(" ".join(run)) - asked_names) >= 3)
+    names = _names_words(pack.id, (pack.name, pack.short_name, *pack.aliases, *(stage.title for stage in pack.stages)))
+    quoting = frozenset(run for run in _runs(question.text) if len(_content_words(" ".join(run)) - names) >= 3)
     evidence = []
     for alone, headed, passage, words, runs in zip(
         found.alone @ asked_vector, found.headed @ asked_vector, pack.passages, found.words, found.runs
@@ -1060,8 +1067,8 @@ def answer(pack: Pack, question: Question, *, use_meaning: bool = True) -> Answe
     # is relevant at all says more to the point than the list, and one that is sure and speaks of
     # what the question turns on ("I don't feel confident challenging. Who do I go to?") says it
     # instead of the list.
-    general = question.stage is None and question.after is None and question.topic in (Topic.WHO, Topic.ACTIONS)
-    if (general or (question.topic is Topic.STAGES and question.stage is None)) and evidence and evidence[0][0].aspects and evidence[0][0].order >= ORDER_RELEVANT:
+    general = question.stage is None and question.after is None and question.topic in (Topic.WHO, Topic.ACTIONS, Topic.STAGES)
+    if general and evidence and evidence[0][0].aspects and evidence[0][0].order >= ORDER_RELEVANT:
         structured = None
     if structured is not None and structured.answered:
         if question.topic is Topic.STAGES:
