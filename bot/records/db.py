@@ -80,7 +80,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def make_engine(url: str) -> Engine:
     # Errors and logs never show a statement's parameters: they can hold case references.
     if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+        path = url[len("sqlite:///") :]
+        if not path.startswith("file:"):  # a URI filename ("file:…?mode=ro&uri=true") is opened as it is
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         # SQLAlchemy 1.4 would open a new SQLite connection (and run the pragmas) for every unit of
         # work; a small pool keeps them open. Pooled connections move between the threads of a
         # process (the scheduler's jobs), one thread at a time.
