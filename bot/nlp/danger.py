@@ -4,7 +4,7 @@ The classifier recognises immediate risk from examples, and a message it has not
 can slip past it ("is this a 999? baby very floppy"). Safety comes first, so a message naming a
 concrete sign that someone is in danger now (not breathing, unresponsive, an overdose taken, a
 weapon, a threat to kill, a perpetrator on their way to the victim, a child missing or left
-alone) is given the ``immediate_risk`` intent whatever else it says, and the 999 / referral
+alone, someone said to be at imminent risk now) is given the ``immediate_risk`` intent whatever else it says, and the 999 / referral
 answer comes before anything else, in any part of any conversation (the rules send that intent
 to triage at once). The signs are written from safeguarding practice, not from the training or
 evaluation messages, and kept concrete: a question about the procedure ("what do I do in an
@@ -35,15 +35,21 @@ SIGNS: dict[str, str] = {
     "left alone": rf"\b{_CHILD}\b[^.?!]{{0,30}}\b(?:left (?:home )?alone|home alone|on (?:his|her|their) own (?:at home|overnight|all night)|alone (?:at|in the) (?:home|house|flat) (?:overnight|all night|for hours))\b",
     "harm about to happen": r"\b(?:about to|going to)(?: come to| suffer)? (?:serious |significant |grave )?(?:harm|be (?:seriously |badly )?(?:harmed|hurt|injured))\b(?! (?:in the (?:long|longer) (?:run|term)|over time|eventually|one day|in future))",
     "needs protecting now": r"\b(?:need|needs|needing) (?:protecting|protection|to be protected|to be kept safe|safeguarding) (?:today|tonight|now|right now|immediately|urgently|straight away)\b",
+    "said to be at risk now": rf"\b{_PERSON}s?\b[^.?!]{{0,40}}?\b(?:is|are|'s|being|was|were|seems?|looks?|appears?|may be|might be|could be)(?: to be)? (?:now |currently |still |already |really |clearly )?(?:at|in) (?:an? )?(?:imminent|immediate|serious and imminent|real and immediate) (?:risk|danger)\b|\b(?:at|in) (?:imminent|immediate) (?:risk|danger) (?:now|right now|tonight|today|as we speak)\b",
     "locked in": rf"\b{_PERSON}\b[^.?!]{{0,30}}\b(?:locked (?:(?:him|her|them) )?(?:in|inside|up)|being held|can'?t get out|won'?t let (?:him|her|them) (?:leave|out))\b",
 }
 PATTERNS = {name: re.compile(pattern, re.IGNORECASE) for name, pattern in SIGNS.items()}
+# Signs told in the procedure's own words ("at imminent risk") are also how a question about it is
+# put: these count when stated, not when supposed ("who do I call if a child is at immediate risk?").
+STATED_ONLY = frozenset({"said to be at risk now"})
+SUPPOSED = re.compile(r"\b(?:if|when|whenever|where|whether|in case|suppose|supposing|should)\b[^.?!;]*$", re.IGNORECASE)
 
 
 def danger_sign(text: str) -> str | None:
     """The name of the first sign of immediate danger ``text`` states, if any."""
     lowered = text.replace("’", "'")
     for name, pattern in PATTERNS.items():
-        if pattern.search(lowered):
-            return name
+        for found in pattern.finditer(lowered):
+            if name not in STATED_ONLY or not SUPPOSED.search(lowered[: found.start()]):
+                return name
     return None

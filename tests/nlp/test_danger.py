@@ -25,6 +25,9 @@ STATED = [
         ("mum says he is being beaten right now, we can hear shouting", "attack happening"),
         ("a pupil has just told me what happens at home and I think she needs protecting tonight", "needs protecting now"),
         ("on scene now and I think the old gentleman is about to come to serious harm", "harm about to happen"),
+        ("night shift on the ward: I'm worried a patient is in immediate danger from a visitor", "said to be at risk now"),
+        ("we keep emailing back and forth and meanwhile our tenant is at imminent risk of harm", "said to be at risk now"),
+        ("the school nurse thinks two of the pupils are at immediate risk at home tonight", "said to be at risk now"),
 ]
 
 
@@ -50,6 +53,10 @@ def test_a_stated_sign_of_danger_now_is_read(text, sign):
         "how long does level 2 take?",
         "the school trip was a knockout, thanks",
         "what does the policy say about children who need protection?",
+        "what if the adult is at imminent risk of harm, do I still escalate?",
+        "when a resident is in immediate danger does the dispute wait?",
+        "does the procedure say what to do where someone is at immediate risk?",
+        "is immediate risk of harm covered by the escalation policy?",
         # the statutory threshold is a judgement under dispute, not a sign of danger now
         "I think she is likely to suffer significant harm but children's services say it's below threshold",
     ],
