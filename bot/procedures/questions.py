@@ -37,7 +37,8 @@ PASSAGE_EXTRA = 0.45  # below this a passage is not added to a structured answer
 KEYWORD_WEIGHT = 0.4
 ALONE_WEIGHT = 0.4  # the sentence alone against the sentence under its heading
 STAGE_BONUS = 0.12
-LONG_ANSWER = 400  # characters of structured answer after which one passage is added, not two
+LONG_ANSWER = 400  # characters of principles after which no more are given
+MOST_SENTENCES = 3  # an answer is one to three sentences where its facts allow
 CLOSE = 0.06  # a second passage this close to the best is given too
 BOTH_SURE = 0.7  # ... or one this relevant, however the best scores
 SECTION_EXTRA = 0.35  # the stage's own best sentence is added to its answer above this
@@ -113,7 +114,7 @@ SAME_AS = {
     "paperwork": "documentation", "email": "mail", "emailing": "mail", "support": "debrief",
     "sort": "resolve", "settle": "resolve", "fix": "resolve", "solve": "resolve", "resolution": "resolve",
     "boss": "manager", "supervisor": "manager", "disagree": "disagreement", "dispute": "disagreement",
-    "log": "record", "rethink": "review", "reconsider": "review", "nervous": "confidence",
+    "rethink": "review", "reconsider": "review", "nervous": "confidence",
     "confident": "confidence", "intimidated": "confidence", "junior": "status", "seniority": "status",
     "together": "jointly", "joint": "jointly", "show": "evidence", "prove": "evidence", "demonstrate": "evidence", "debriefing": "debrief", "specialist": "expert", "specialists": "expert", "experts": "expert", "questioning": "challenge",
 }  # fmt: skip
@@ -123,7 +124,7 @@ AUDIENCE = re.compile(r"\b((cover|apply|applies|for)\b.{0,12}\b(adults?|child(re
 # "before it gets to stage 1": the question is about the stage before the one named.
 BEFORE_A_STAGE = re.compile(r"\bbefore (it (gets|goes|moves|reaches|is escalated)( up)?( to)? |reaching |getting to |going to |escalating to |we (get|go) to |moving to )?(the )?$")
 # When the partnership is told ("at what stage do we notify the STSCP?").
-NOTIFIED_WHEN = re.compile(r"\b((at )?(what|which) (stage|level|step|point)|when (do|does|should|must|would|will|is|are))\b.{0,40}\b(notif|told|tell|informed|made aware)")
+NOTIFIED_WHEN = re.compile(r"\b((at )?(what|which) (stage|level|step|point)|when (do|does|should|must|would|will|is|are))\b.{0,60}\b(notif|told|tell|informed|made aware)")
 # The asker's own role, when a disagreement has been brought to them.
 MY_ROLE = re.compile(r"\b(?:i'?m|i am|as) (?:a|an|the) ([a-z' ]{3,40}?)(?: here)?(?: and\b|,|\.|-|;|$)")
 BROUGHT_TO_ME = re.compile(r"\b(brought|raised|come|came|escalated|passed|referred|taken) (it |this |that |a \w+ |the \w+ )?(to|with) me\b|\bbrought me\b|\bin my team\b|\bmy (staff|team members?|practitioners?|workers?)\b")
@@ -284,6 +285,8 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
             stage = named[-1][0]
     if stage is None and (at_a_level := AT_A_LEVEL.search(lowered)):
         stage = _stage_of_people(pack, at_a_level.group(3))  # "at practitioner level"
+    if stage is None:
+        stage = _stage_titled(pack, lowered)  # "…resolving it practitioner to practitioner?"
     if stage is None and FIRST_STAGE_CUE.search(lowered):
         stage = 0
     plain_words = FILLERS.sub("", lowered)  # "what do I actually need to put in it?"
@@ -385,6 +388,29 @@ def split_sentences(text: str) -> list[str]:
     return [each.strip() for each in re.split(r"(?<=[.?!])\s+", text.strip()) if each.strip()]
 
 
+# Where an answer's sentences end: the seed's sentences begin with a capital (or a bracket or quote).
+ANSWER_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"“])")
+
+
+def answer_sentences(text: str) -> list[str]:
+    """The sentences of an answer, each said once: one the answer has already said (or said
+    within a longer sentence) is left out, and a later sentence that says an earlier one and
+    more takes its place ("…reference should be made to the Allegations Management Process
+    (children)." and "…(children) or PIPOT (adults).")."""
+    kept: list[str] = []
+    for sentence in ANSWER_SENTENCE_END.split(text.strip()):
+        words = _plain(sentence)
+        if not words or any(words in _plain(earlier) for earlier in kept):
+            continue
+        within = [i for i, earlier in enumerate(kept) if _plain(earlier) in words]
+        if within:
+            kept[within[0]] = sentence
+            kept = [earlier for i, earlier in enumerate(kept) if i not in within[1:]]
+        else:
+            kept.append(sentence)
+    return kept
+
+
 def _topic_of(words: str) -> Topic | None:
     """The first topic (``TOPIC_PATTERNS``) ``words`` match."""
     return next((topic for topic, pattern in TOPIC_PATTERNS if pattern.search(words)), None)
@@ -425,6 +451,17 @@ def _stage_of_people(pack: Pack, lowered: str) -> int | None:
     if best < 1 or scores.count(best) > 1:
         return None
     return scores.index(best)
+
+
+def _stage_titled(pack: Pack, lowered: str) -> int | None:
+    """The stage whose own title (without its number) the question says in full, if one is
+    ("practitioner to practitioner", "head of service to head of service")."""
+    said = f" {_plain(lowered)} "
+    for index, stage in enumerate(pack.stages):
+        title = _plain(TITLE_NUMBER.sub("", stage.title))
+        if len(title.split()) >= 3 and f" {title} " in said:
+            return index
+    return None
 
 
 def _sentence(text: str) -> str:
@@ -470,7 +507,7 @@ def _timescale(pack: Pack, index: int | None, question_words: set[str] = frozens
         return Answer(said, (found.source,))
     else:
         set_ones = [s for s in pack.stages if s.timescale.text]
-        said = " ".join(f"{s.title}: {s.timescale.text.rstrip('.')}." for s in set_ones)
+        said = _sentence(_join(f"{s.title}: {s.timescale.text}" for s in set_ones)) if set_ones else ""
         sources += [s.timescale.source for s in set_ones]
     for limit in limits:
         said += f" {_sentence(limit.timescale.text[0].upper() + limit.timescale.text[1:])}"
@@ -487,6 +524,10 @@ def _timescale(pack: Pack, index: int | None, question_words: set[str] = frozens
     return Answer(said.strip(), tuple(sources))
 
 
+# A stage's own sentence for when it fails ("If there remains disagreement, escalation continues…").
+IF_IT_FAILS = re.compile(r"(if|where|should) (there (remains|is no)|the (matter|issue|problem|disagreement) (remains|is not|cannot)|matters remain without resolution|disagreement remains|no (resolution|agreement)|resolution (is not|cannot)|concerns remain|agreement (is not|cannot|can't))", re.IGNORECASE)
+
+
 TOLD = re.compile(r"\b(inform(ed)?|let\b.{0,30}\bknow|tell|told|notif(y|ied)|aware|copy|cc|keep\b.{0,20}\b(informed|updated|in the loop))\b")
 
 
@@ -496,6 +537,9 @@ def _who(pack: Pack, index: int | None, text: str = "") -> Answer:
         said = f"{stage.title}: {stage.raised_by} raises it with {stage.raised_with}."
         if handed_on := pack.how_it_gets_to(index):
             said += f" {_sentence(handed_on)}"  # how it gets there
+        if index == len(pack.stages) - 1 and UNRESOLVED.search(text.lower()):
+            # "still no resolution at the final level, who then?": what the last stage says comes then
+            said += "".join(f" {_sentence(action)}" for action in stage.actions[1:] if IF_IT_FAILS.match(action))
         if _plain(stage.actions[0]) not in _plain(said):
             said += f" {_sentence(stage.actions[0])}"  # the stage's own first sentence, in the seed's words
         if TOLD.search(text.lower()):
@@ -534,7 +578,7 @@ def _record(pack: Pack, index: int | None, text: str = "") -> Answer:
 
 
 EACH_STAGE = re.compile(r"\b(each|every|all( the)?|at (each|every)) (stage|level|step)s?\b")
-FORM_CONTENTS = re.compile(r"\b(ask(s|ing)? (for|about)|ask(s|ing)? (\w+ ){0,3}to (set out|describe|explain|give|include)|set out|contain|include|fields?|fill(ed)? (in|out)|sections?|(put|write|goes|go) (on|in)|what'?s (on|in)|what is (on|in)|information|details|evidence|questions?)\b")
+FORM_CONTENTS = re.compile(r"\b(ask(s|ing)? (for|about|whether|if)|ask(s|ing)? (\w+ ){0,3}to (set out|describe|explain|give|include)|set out|contain|include|fields?|fill(ed)? (in|out)|sections?|(put|write|goes|go) (on|in)|what'?s (on|in)|what is (on|in)|information|details|evidence|questions?)\b")
 
 
 def _form_contents(pack: Pack) -> Answer | None:
@@ -1002,17 +1046,17 @@ def _in_section(pack: Pack, index: int, ranked: list[tuple[float, Passage]]) -> 
     ]
 
 
-# A stage's own sentence for when it fails ("If there remains disagreement, escalation continues…").
-IF_IT_FAILS = re.compile(r"(if|where|should) (there (remains|is no)|the (matter|issue|problem|disagreement) (remains|is not|cannot)|disagreement remains|no (resolution|agreement)|resolution (is not|cannot)|concerns remain|agreement (is not|cannot|can't))", re.IGNORECASE)
-
-
 def _next_stage(pack: Pack, question: Question) -> Answer:
     """Where it goes when a stage does not resolve it: what the failed stage itself says to do
     then (its own "if it remains…" sentence, in the seed's words), the next stage's people and
     its timescale."""
     stage = pack.stage(question.stage)
-    said = f"If it is not resolved, it goes to {stage.title}: {stage.raised_by} raises it with {stage.raised_with}."
+    said = f"If it is not resolved, it goes to {stage.title}: {stage.raised_by} raises it with {stage.raised_with}"
     sources = [stage.source]
+    if stage.timescale.text:
+        said += f" (timescale: {stage.timescale.text.rstrip('.')})"
+        sources.append(stage.timescale.source)
+    said += "."
     if question.after is not None:
         failed = pack.stage(question.after)
         # (its first sentence says how it began, not where it goes)
@@ -1024,9 +1068,6 @@ def _next_stage(pack: Pack, question: Question) -> Answer:
         if then:
             said = f"{failed.title}: {' '.join(_sentence(a) for a in then)} {said}"
             sources.insert(0, failed.source)
-    if stage.timescale.text:
-        said += f" Timescale: {stage.timescale.text.rstrip('.')}."
-        sources.append(stage.timescale.source)
     return Answer(said, tuple(sources))
 
 
@@ -1034,9 +1075,10 @@ def _passages_to_add(
     pack: Pack, question: Question, ranked: list[tuple[float, Passage]], said: str, floor: float
 ) -> list[Passage]:
     """At most two of the seed's sentences for the answer: the best, a second as good, and the
-    best from the section of the stage asked about."""
+    best from the section of the stage asked about; one only where the answer ``said`` already
+    has two sentences or more, so that it stays ``MOST_SENTENCES`` long where it can."""
     fresh = [(score, p) for score, p in ranked if not _said_already(p, said)]
-    most = 1 if len(said) > LONG_ANSWER else 2  # an answer stays a few sentences long
+    most = min(2, max(1, MOST_SENTENCES - len(answer_sentences(said))))  # an answer stays a few sentences long
     chosen: list[Passage] = []
     relevant = [(score, p) for score, p in fresh if score >= floor]
     if relevant:
@@ -1054,7 +1096,12 @@ def _passages_to_add(
 def answer(pack: Pack, question: Question, *, use_meaning: bool = True) -> Answer:
     """The answer to ``question`` from ``pack``: the structured fact its topic names, with the
     seed's own sentences that answer it best (a second one when two are as close, and the best of
-    the stage asked about); a question no topic fits, from those sentences."""
+    the stage asked about); a question no topic fits, from those sentences. Each sentence once."""
+    found = _answer(pack, question, use_meaning=use_meaning)
+    return dataclasses.replace(found, text=" ".join(answer_sentences(found.text)))
+
+
+def _answer(pack: Pack, question: Question, *, use_meaning: bool) -> Answer:
     if question.after is not None and question.topic in (Topic.WHO, Topic.ACTIONS, Topic.TIMESCALE, None):
         structured = _next_stage(pack, question)
     else:
