@@ -147,6 +147,8 @@ CONDUCT_SAID = re.compile(
 # Every stage tried ("we've gone through every step and it's still unresolved"): at the last.
 ALL_STAGES_DONE = re.compile(r"\b((gone|been|worked|got) through (every |all (the |of the )?)(step|stage|level|tier)s?|exhausted (all|every)|tried (every |all (the )?)(step|stage|level)s?|(every|all) (the )?(step|stage|level)s? (have|has) (been )?(tried|failed|done))\b")
 # Words that colour a question without changing what it asks.
+WHAT_GOES_IN = re.compile(r"\bwhat (to|do i|should i|do we|should we|must i|must we) (put|write|include|say)\b|\bwhat (goes|should go|needs to go|has to go|must go) in\b|\b(contain|include)s?\b")
+WHAT_TO_DO = re.compile(r"\bwhat (do|should|can|must) (i|we) do\b|\bwhat now\b")
 FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
 # What the procedure, or the body that wrote it, sets out to do.
 AIM_ASKED = re.compile(r"\b(aims?|purpose|objectives?|goals?|position|stance|expects?|expectations?|wants?)\b")
@@ -328,6 +330,8 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
     if topic is Topic.FINAL and HOW_IT_GETS_THERE.search(lowered):
         # "how is it escalated to the Board, through whom?": the last stage's first actions
         return Question(topic=Topic.ACTIONS, stage=len(pack.stages) - 1, text=text)
+    if topic is Topic.CONTACT and WHAT_GOES_IN.search(lowered):
+        topic = Topic.RECORD  # "what to put in the board referral email": what the e-mail contains
     if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details|send|submit|referral", lowered):
         topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
     if MEDIUM.search(lowered) and topic in (Topic.CONTACT, Topic.WHO, Topic.ACTIONS, Topic.FORM):
@@ -347,7 +351,9 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
         if stage is not None:
             return Question(topic=Topic.ACTIONS, stage=stage, text=text)
     unresolved = UNRESOLVED.search(lowered)
-    if stage is None and unresolved and topic in (Topic.WHO, Topic.ACTIONS, None):
+    # "still disagree. What do we do now, and how quickly?" asks what comes next, and its timescale
+    next_asked = re.search(r"\b(who|where|next|then)\b", plain_words) or WHAT_TO_DO.search(plain_words)
+    if stage is None and unresolved and (topic in (Topic.WHO, Topic.ACTIONS, None) or topic is Topic.TIMESCALE and next_asked):
         stage = _stage_of_people(pack, lowered)  # "line managers can't agree, what next?"
         if stage is None and FIRST_CONVERSATION.search(lowered):
             stage = 0  # "talking to the other worker didn't fix it": the first stage is that talk
@@ -366,7 +372,7 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
         and topic in (Topic.WHO, Topic.ACTIONS, Topic.TIMESCALE, None)
         and (not named or UNRESOLVED.search(named[-1][1]))
         and unresolved
-        and (topic is not Topic.TIMESCALE or re.search(r"\b(who|where|next|then)\b", lowered))
+        and (topic is not Topic.TIMESCALE or next_asked)
     ):
         # "who does it go to if stage 2 doesn't resolve it?" is about the stage after; "still
         # not sorted. what happens at stage 2?" (or "…, what happens at stage 2?") is about stage 2.
@@ -402,13 +408,22 @@ def answer_sentences(text: str) -> list[str]:
         words = _plain(sentence)
         if not words or any(words in _plain(earlier) for earlier in kept):
             continue
-        within = [i for i, earlier in enumerate(kept) if _plain(earlier) in words]
+        within = [i for i, earlier in enumerate(kept) if _plain(_after_heading(earlier)) in words]
         if within:
-            kept[within[0]] = sentence
-            kept = [earlier for i, earlier in enumerate(kept) if i not in within[1:]]
+            # (a heading the earlier one had, "Stage One: Discussion between workers: …", stays)
+            earlier = kept[within[0]]
+            kept[within[0]] = earlier[: len(earlier) - len(_after_heading(earlier))] + sentence
+            kept = [each for i, each in enumerate(kept) if i not in within[1:]]
         else:
             kept.append(sentence)
     return kept
+
+
+def _after_heading(sentence: str) -> str:
+    """A sentence without the heading an answer put before it ("Stage One: Discussion between
+    workers: If the problem is not resolved…"), when what follows is a sentence of its own."""
+    _, colon, said = sentence.rpartition(": ")
+    return said if colon and len(said.split()) >= 8 else sentence
 
 
 def _topic_of(words: str) -> Topic | None:

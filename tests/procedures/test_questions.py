@@ -523,3 +523,32 @@ def test_when_the_partnership_is_told_is_the_stage_that_notifies(library):
     notifying = next(index for index, stage in enumerate(pack.stages) if stage.notify)
     assert question.stage == notifying
     assert "notified of the nature of the professional challenge" in said.text
+
+
+def test_what_goes_in_the_email_is_what_it_should_contain(library):
+    pack = library["bury-adults"]
+    question, said = ask(pack, "the email to the board - what do I put in it?")
+    assert question.topic is Topic.RECORD
+    assert "details of the disagreement and action which has already been taken" in said.text
+
+
+def test_still_disagreeing_what_now_and_how_quickly_is_the_next_stage(library):
+    pack = library["south-tyneside"]
+    question, said = ask(pack, "we talked it through between us two practitioners, still disagree - what now and how fast?")
+    assert (question.stage, question.after) == (1, 0)
+    assert "within one working day" in said.text and pack.stage(1).raised_with in said.text
+    # a relative "who" does not ask what comes next
+    question = read_question("I've spoken to the nurse who made the decision and we can't agree. How long do I have?", pack)
+    assert question.after is None
+
+
+def test_a_sentence_said_again_at_more_length_keeps_the_heading_before_it():
+    said = answer_sentences(
+        "Stage One: Discussion between workers: If the problem is not resolved the worker should contact their manager. "
+        "It goes to Stage Two. "
+        "If the problem is not resolved the worker should contact their manager to consider the issue raised."
+    )
+    assert said == [
+        "Stage One: Discussion between workers: If the problem is not resolved the worker should contact their manager to consider the issue raised.",
+        "It goes to Stage Two.",
+    ]
