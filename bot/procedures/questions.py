@@ -154,12 +154,12 @@ FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|
 AIM_ASKED = re.compile(r"\b(aims?|purpose|objectives?|goals?|position|stance|expects?|expectations?|wants?)\b")
 # When a stage's people come in ("when do line managers get involved?").
 # How a matter reaches a body or stage, as opposed to what that body does.
-HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60}\b(escalated|referred|taken|passed|get|gets|go|goes|move|moves|progress|progresses|(get|gets|take|takes|bring|brings|escalate|refer) (it|this|a \w+|the \w+|our \w+)) (on |onto |on to )?(to|up)\b|\bthrough whom\b|\bvia whom\b|\bwhat(('s| is) the)? route\b")
+HOW_IT_GETS_THERE = re.compile(r"\bhow (is|are|do|does|would|should|can)\b.{0,60}\b(escalated|referred|taken|passed|get|gets|go|goes|move|moves|progress|progresses|(get|gets|take|takes|bring|brings|escalate|refer|send|sends|pass|passes) (it|this|a \w+|the \w+|our \w+)) (on |onto |on to )?(to|up)\b|\bthrough whom\b|\bvia whom\b|\bwhat(('s| is) the)? route\b")
 # A stage named by its people rather than its number ("at practitioner level").
 AT_A_LEVEL = re.compile(r"\b(at|during|in) (the )?([a-z' ]{3,40}?) (level|stage|step|tier)\b")
 # Once it has reached a stage's people ("what happens once it reaches the business manager?").
 REACHES = re.compile(r"\b(once|when|after|if|now) (it|this|that|the \w+|my \w+|our \w+)( is| has|'s)? (reaches|reached|gets to|got to|goes to|gone to|with|lands with|(referred|escalated|passed|sent) to|been (referred|escalated|passed|sent) to) (?P<whom>.{3,60})")
-WHEN_INVOLVED = re.compile(r"\bwhen (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to)\b")
+WHEN_INVOLVED = re.compile(r"\b(when|at what (point|stage)) (do|does|should|will|would|is|are|can)\b.{0,40}\b(involved|brought in|step in|get (it|involved)|go(es)? to|come in|escalate to|move(s)? (on |up )?to)\b")
 # The first stage described rather than named: a talk with the other professional.
 FIRST_CONVERSATION = re.compile(r"\b(talk(ing|ed)?|spoke(n)?|speaking|conversations?|discuss(ion|ed|ing)?|chat(ted|ting)?|met|rang|rung|phoned|called|rais(e|ed|ing)|contacted|approached|e-?mailed|wrote)\b.{0,30}\b((other|another|their) (worker|professional|practitioner|person|agency|side|team|service)|(to|with) (the|their|a|an) \w+( \w+)?( directly)?\b|(to|with) (them|him|her)\b|(the|their|a|an) (\w+ )?(ward|team|service|agency|school|practice|worker|nurse|officer|gp|police|hospital|provider|home)\b)")
 STOPWORDS = frozenset(
@@ -327,9 +327,12 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
     if stage and named and (HOW_IT_GETS_THERE.search(lowered) or target) and topic in (Topic.WHO, Topic.ACTIONS, None):
         # "how does it move to stage 3?": who takes it there, and the stage before's own sentence
         return Question(topic=Topic.WHO, stage=stage, text=text)
-    if topic is Topic.FINAL and HOW_IT_GETS_THERE.search(lowered):
-        # "how is it escalated to the Board, through whom?": the last stage's first actions
-        return Question(topic=Topic.ACTIONS, stage=len(pack.stages) - 1, text=text)
+    if HOW_IT_GETS_THERE.search(lowered) and (topic is Topic.FINAL or stage is None and topic in (Topic.ACTIONS, Topic.WHO, None)):
+        # "how is it escalated to the Board, through whom?", "how do I send it up to the adults
+        # board?": the actions of the last stage, or of the stage whose people it names
+        target = len(pack.stages) - 1 if topic is Topic.FINAL else _stage_of_people(pack, lowered)
+        if target is not None:
+            return Question(topic=Topic.ACTIONS, stage=target, text=text)
     if topic is Topic.CONTACT and WHAT_GOES_IN.search(lowered):
         topic = Topic.RECORD  # "what to put in the board referral email": what the e-mail contains
     if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details|send|submit|referral", lowered):

@@ -552,3 +552,17 @@ def test_a_sentence_said_again_at_more_length_keeps_the_heading_before_it():
         "Stage One: Discussion between workers: If the problem is not resolved the worker should contact their manager to consider the issue raised.",
         "It goes to Stage Two.",
     ]
+
+
+def test_when_it_moves_on_to_named_people_is_their_stage(library):
+    pack = library["bury-adults"]
+    question, said = ask(pack, "at what point does it move up to the line managers?")
+    assert (question.topic, question.stage) == (Topic.ACTIONS, 1)
+    assert "if the discussion between practitioners is not resolved" in said.text
+
+
+def test_how_to_send_it_up_to_the_final_body_is_the_last_stage(library):
+    pack = library["bury-adults"]
+    question, said = ask(pack, "how would we send a dispute up to the adults board?")
+    assert (question.topic, question.stage) == (Topic.ACTIONS, len(pack.stages) - 1)
+    assert "BSP@bury.gov.uk" in said.text
