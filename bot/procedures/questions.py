@@ -62,6 +62,8 @@ ORDER_RELEVANT = 0.8
 CLEAR_LEAD = 0.25  # an order this far ahead of the next, with an aspect asked, makes the best relevant
 # How the seeds say a challenge should be taken (two aspects below ask after it).
 TAKING_A_CHALLENGE = r"defensive|open mind|revise|review decisions|seen in a positive way|encouraged and accepted"
+# How to put a concern to the other professional ("how should I word it?")
+MANNER_ASKED = r"put (it|this|my concerns?) across|word (it|my)|phrase (it|my)|how (should|do|can) i (say|put|express|word|phrase)|what (should|do) i say"
 # What a practitioner asks about in everyday words, and how the seeds say it.
 ASPECTS = [
     (r"how long|\bdays?\b|\btime|quick|soon|deadline|speed|fast", r"\bdays?\b|timescale|timely|quickly|as soon as|shortest|within"),
@@ -81,7 +83,7 @@ ASPECTS = [
     (r"cover|apply|own organi|single agenc|colleague|within", r"single agenc|does not (apply|cover)|within"),
     (r"phone|meeting|face|verbal|e-?mail|writing", r"telephone|face to face|verbal|in writing|e-?mail"),
     (r"jointly|together|both (agencies|of us)|two agencies|more than one agency", r"jointly|more than one agency"),
-    (r"put (it|this|my concerns?) across|word (it|my)|phrase (it|my)|how (should|do|can) i (say|put|express|word|phrase)|what (should|do) i say|(make|making|be|being) (\w+ )?clear|clarity|(challenge|concern)s?\b[^.?!]{0,60}\b((set|setting|sets) out|include|contain|cover|involve)", r"specific and clear|clear about|clearly identifying"),
+    (MANNER_ASKED + r"|(make|making|be|being) (\w+ )?clear|clarity|(challenge|concern)s?\b[^.?!]{0,60}\b((set|setting|sets) out|include|contain|cover|involve)", r"specific and clear|clear about|clearly identifying"),
     (r"talk (it )?(over|through)|run (it|this) (past|by)|sound(ing)? (it )?(out|board)|(check|clarify) my thinking|not sure (about|of) my|\b(unsafe|not safe|isn'?t safe)\b.{0,60}\b(speak|talk|go|turn) to\b", r"clarify (their|your) thinking|consult"),
     (r"aimed|who is (it|this|the \w+) for|just for|only for|intended|who (does|do) (it|this) apply|designed for|meant for|(what|which) (situations|circumstances|cases)|when (is|should) (it|this|the \w+) (be )?used", r"aimed at|appl(y|ies) to|joint protocol|disagree on decision making|occasions when"),
     # "is safeguarding just social care's job?"
@@ -337,6 +339,8 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
         topic = Topic.RECORD  # "what to put in the board referral email": what the e-mail contains
     if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details|send|submit|referral", lowered):
         topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
+    if topic is Topic.WHO and re.search(MANNER_ASKED, lowered):
+        topic = None  # "how should I word it when I raise it with them?" asks how, not with whom
     if MEDIUM.search(lowered) and topic in (Topic.CONTACT, Topic.WHO, Topic.ACTIONS, Topic.FORM):
         topic = None  # "should it be face to face or by e-mail?" is answered by the seed's principles
     if MEDIUM.search(lowered) and topic is Topic.RECORD and not re.search(r"record|\blog|document|case (file|notes?)|\bkeep", lowered):
@@ -1090,7 +1094,8 @@ def _next_stage(pack: Pack, question: Question) -> Answer:
 
 
 def _passages_to_add(
-    pack: Pack, question: Question, ranked: list[tuple[float, Passage]], said: str, floor: float
+    pack: Pack, question: Question, ranked: list[tuple[float, Passage]], said: str, floor: float,
+    speaking: frozenset[int] = frozenset(),
 ) -> list[Passage]:
     """At most two of the seed's sentences for the answer: the best, a second as good, and the
     best from the section of the stage asked about; one only where the answer ``said`` already
@@ -1104,6 +1109,13 @@ def _passages_to_add(
         second = relevant[1][0] if len(relevant) > 1 else 0.0
         if (second >= relevant[0][0] - CLOSE or second >= BOTH_SURE) and relevant[1][1].said != relevant[0][1].said:
             chosen.append(relevant[1][1])
+    if chosen and most > 1 and speaking and not any(id(p) in speaking for p in chosen):
+        # The question asks about something in particular ("how should I put it across?") that
+        # the best sentence does not speak of: the best relevant one that does comes with it,
+        # in place of a second that does not.
+        aspect = next((p for score, p in fresh if id(p) in speaking and score >= PASSAGE_RELEVANT and p not in chosen), None)
+        if aspect is not None:
+            chosen = [chosen[0], aspect]
     if question.stage is not None and len(chosen) < 2:
         own = [(score, p) for score, p in _in_section(pack, question.stage, fresh) if p not in chosen]
         if own and own[0][0] >= SECTION_EXTRA and all(own[0][1].said != p.said for p in chosen):
@@ -1147,7 +1159,8 @@ def _answer(pack: Pack, question: Question, *, use_meaning: bool) -> Answer:
         # An address the pack lacks is not answered by a sentence that merely mentions e-mail.
         ranked = [(score, p) for score, p in ranked if CONTACT_SAID.search(p.said.lower())]
     if max((score for score, _ in ranked), default=0.0) >= PASSAGE_RELEVANT:
-        added = _passages_to_add(pack, question, ranked, "", PASSAGE_RELEVANT)
+        speaking = frozenset(id(p) for each, p in evidence if each.aspects)
+        added = _passages_to_add(pack, question, ranked, "", PASSAGE_RELEVANT, speaking)
         return Answer(" ".join(_sentence(p.said) for p in added), tuple(p.source for p in added))
     if structured is not None:
         return structured

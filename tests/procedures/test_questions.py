@@ -566,3 +566,23 @@ def test_how_to_send_it_up_to_the_final_body_is_the_last_stage(library):
     question, said = ask(pack, "how would we send a dispute up to the adults board?")
     assert (question.topic, question.stage) == (Topic.ACTIONS, len(pack.stages) - 1)
     assert "BSP@bury.gov.uk" in said.text
+
+
+def test_how_to_put_it_to_the_other_professional_is_answered_by_the_seed_on_manner(library):
+    pack = library["warrington-adults"]
+    question, said = ask(pack, "how should I phrase it when I raise it with the worker in the other team?")
+    assert question.topic is None  # how, not with whom
+    assert "must be specific and clear about their concerns" in said.text
+
+
+def test_a_sentence_on_what_the_question_turns_on_comes_with_the_best(library):
+    from bot.procedures.questions import _passages_to_add, ranked_passages
+
+    pack = library["warrington-adults"]
+    question = read_question("when I go to the other agency, how do I put it across?", pack)
+    ranked = ranked_passages(pack, question)
+    clear = next(p for _, p in ranked if "specific and clear" in p.said)
+    others = [p for _, p in ranked if p is not clear]
+    plain = [(1.0, others[0]), (1.0, others[1]), (0.5, clear)]
+    assert _passages_to_add(pack, question, plain, "", 0.4) == [others[0], others[1]]
+    assert _passages_to_add(pack, question, plain, "", 0.4, frozenset({id(clear)})) == [others[0], clear]
