@@ -149,7 +149,7 @@ CONDUCT_SAID = re.compile(
 # Every stage tried ("we've gone through every step and it's still unresolved"): at the last.
 ALL_STAGES_DONE = re.compile(r"\b((gone|been|worked|got) through (every |all (the |of the )?)(step|stage|level|tier)s?|exhausted (all|every)|tried (every |all (the )?)(step|stage|level)s?|(every|all) (the )?(step|stage|level)s? (have|has) (been )?(tried|failed|done))\b")
 # Words that colour a question without changing what it asks.
-WHAT_GOES_IN = re.compile(r"\bwhat (to|do i|should i|do we|should we|must i|must we) (put|write|include|say)\b|\bwhat (goes|should go|needs to go|has to go|must go) in\b|\b(contain|include)s?\b")
+WHAT_GOES_IN = re.compile(r"\bwhat (to|do i|should i|do we|should we|must i|must we) (put|write|include|say)\b|\bwhat (goes|should go|needs to go|has to go|must go) in\b|\b(should|must|does|do|will) (it|the \w+|my \w+|the \w+ \w+) (contain|include|say)\b")
 WHAT_TO_DO = re.compile(r"\bwhat (do|should|can|must) (i|we) do\b|\bwhat now\b")
 FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
 # What the procedure, or the body that wrote it, sets out to do.
@@ -1099,7 +1099,8 @@ def _passages_to_add(
 ) -> list[Passage]:
     """At most two of the seed's sentences for the answer: the best, a second as good, and the
     best from the section of the stage asked about; one only where the answer ``said`` already
-    has two sentences or more, so that it stays ``MOST_SENTENCES`` long where it can."""
+    has two sentences or more, so that it stays ``MOST_SENTENCES`` long where it can. ``speaking``
+    holds the ids of the passages that speak of what the question asks about (``ASPECTS``)."""
     fresh = [(score, p) for score, p in ranked if not _said_already(p, said)]
     most = min(2, max(1, MOST_SENTENCES - len(answer_sentences(said))))  # an answer stays a few sentences long
     chosen: list[Passage] = []
