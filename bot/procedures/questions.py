@@ -456,6 +456,10 @@ def _sentence_around(lowered: str, at: int) -> str:
     return lowered[start : min(ends, default=len(lowered))]
 
 
+# What practitioners call the line manager a seed names ("my team manager", "the team leader").
+LINE_MANAGERS = re.compile(r"\b(team|practice|ward|unit|service) (manager|leader|lead)\b|\bteam leaders?\b")
+
+
 def _stage_of_people(pack: Pack, lowered: str) -> int | None:
     """The stage whose people a question names ("the heads of service can't agree"), if one
     stands out: its title counts, and who raises it with whom counts half."""
@@ -463,6 +467,7 @@ def _stage_of_people(pack: Pack, lowered: str) -> int | None:
     named = " ".join(n for n in (pack.name, pack.short_name, *pack.aliases) if len(n.split()) > 1 and _plain(n) in _plain(lowered))
     # (nor does the partnership's own short name: "bury" is not Step 4's "Bury Safeguarding Adults
     # Board"; nor "the other agency", which every stage's people have)
+    lowered = LINE_MANAGERS.sub("line manager", lowered)  # a team manager is a line manager
     asked = _content_words(lowered) - _content_words(f"{pack.stage_term} one two three four five agree resolve resolved other agency {named} {pack.short_name}")
     scores = []
     for stage in pack.stages:
@@ -484,6 +489,13 @@ def _stage_titled(pack: Pack, lowered: str) -> int | None:
         if len(title.split()) >= 3 and f" {title} " in said:
             return index
     return None
+
+
+def _raises(who: str) -> str:
+    """"<who> raises", or "<who> raise" for people in the plural ("the line managers raise")."""
+    last = re.sub(r"[^a-z]", "", who.split()[-1].lower()) if who.split() else ""
+    plural = last.endswith("s") and not last.endswith(("ss", "us", "is")) and "/" not in who
+    return f"{who} {'raise' if plural else 'raises'}"
 
 
 def _sentence(text: str) -> str:
@@ -556,7 +568,7 @@ TOLD = re.compile(r"\b(inform(ed)?|let\b.{0,30}\bknow|tell|told|notif(y|ied)|awa
 def _who(pack: Pack, index: int | None, text: str = "") -> Answer:
     if index is not None:
         stage = pack.stage(index)
-        said = f"{stage.title}: {stage.raised_by} raises it with {stage.raised_with}."
+        said = f"{stage.title}: {_raises(stage.raised_by)} it with {stage.raised_with}."
         if handed_on := pack.how_it_gets_to(index):
             said += f" {_sentence(handed_on)}"  # how it gets there
         if index == len(pack.stages) - 1 and UNRESOLVED.search(text.lower()):
@@ -806,7 +818,7 @@ def facts_of(pack: Pack) -> list[tuple[str, Source]]:
     for stage in pack.stages:
         found += [(f"{stage.title}: {action}", stage.source) for action in stage.actions]
         found += [(f"{stage.title}: {fact.text}", fact.source) for fact in stage.record]
-        found.append((f"{stage.title}: {stage.raised_by} raises it with {stage.raised_with}.", stage.source))
+        found.append((f"{stage.title}: {_raises(stage.raised_by)} it with {stage.raised_with}.", stage.source))
     body = pack.final_body
     found.append((f"{body.name}: {body.does} {body.decides}", body.source))
     found += [(f"{c.name}: {c.email or ''} {c.purpose}", c.source) for c in pack.contacts]
@@ -1073,7 +1085,7 @@ def _next_stage(pack: Pack, question: Question) -> Answer:
     then (its own "if it remains…" sentence, in the seed's words), the next stage's people and
     its timescale."""
     stage = pack.stage(question.stage)
-    said = f"If it is not resolved, it goes to {stage.title}: {stage.raised_by} raises it with {stage.raised_with}"
+    said = f"If it is not resolved, it goes to {stage.title}: {_raises(stage.raised_by)} it with {stage.raised_with}"
     sources = [stage.source]
     if stage.timescale.text:
         said += f" (timescale: {stage.timescale.text.rstrip('.')})"

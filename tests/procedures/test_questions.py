@@ -586,3 +586,23 @@ def test_a_sentence_on_what_the_question_turns_on_comes_with_the_best(library):
     plain = [(1.0, others[0]), (1.0, others[1]), (0.5, clear)]
     assert _passages_to_add(pack, question, plain, "", 0.4) == [others[0], others[1]]
     assert _passages_to_add(pack, question, plain, "", 0.4, frozenset({id(clear)})) == [others[0], clear]
+
+
+def test_a_team_manager_is_a_line_manager_of_the_seeds(library):
+    pack = library["bury-adults"]
+    question, said = ask(pack, "team leader here - me and my opposite number have talked and still can't agree, where now?")
+    assert (question.stage, question.after) == (2, 1)
+    assert "Step 3" in said.text
+
+
+@pytest.mark.parametrize(("who", "says"), [
+    ("the line managers", "the line managers raise"),
+    ("senior management representatives", "senior management representatives raise"),
+    ("your head of service", "your head of service raises"),
+    ("the manager / named safeguarding lead", "the manager / named safeguarding lead raises"),
+    ("the Head of Service (or equivalent)", "the Head of Service (or equivalent) raises"),
+])
+def test_who_raises_it_agrees_with_its_verb(who, says):
+    from bot.procedures.questions import _raises
+
+    assert _raises(who) == says
