@@ -1105,6 +1105,21 @@ def _next_stage(pack: Pack, question: Question) -> Answer:
     return Answer(said, tuple(sources))
 
 
+# A sentence that goes on from the one before it, which it needs to be understood.
+GOES_ON = re.compile(r"^(if there is (any )?difficulty (in|with) (this|that)|for this reason|in such cases|in these cases|if this (is|happens)|this (will|should|must|may|can|is|means)|these (will|should|must|may))\b", re.IGNORECASE)
+
+
+def _goes_on(pack: Pack, passage: Passage) -> Passage | None:
+    """The seed's next sentence in the same section, if it goes on from ``passage`` (``GOES_ON``)."""
+    at = next((i for i, each in enumerate(pack.passages) if each is passage), None)
+    if at is None or at + 1 >= len(pack.passages):
+        return None
+    following = pack.passages[at + 1]
+    if following.source.section != passage.source.section or not GOES_ON.match(following.text):
+        return None
+    return following
+
+
 def _passages_to_add(
     pack: Pack, question: Question, ranked: list[tuple[float, Passage]], said: str, floor: float,
     speaking: frozenset[int] = frozenset(),
@@ -1122,6 +1137,9 @@ def _passages_to_add(
         second = relevant[1][0] if len(relevant) > 1 else 0.0
         if (second >= relevant[0][0] - CLOSE or second >= BOTH_SURE) and relevant[1][1].said != relevant[0][1].said:
             chosen.append(relevant[1][1])
+    if chosen and len(chosen) < most and (going_on := _goes_on(pack, chosen[0])) and not _said_already(going_on, said):
+        # the seed's next sentence refers back to the best ("If there is difficulty in this, …")
+        chosen.append(going_on)
     if chosen and most > 1 and speaking and not any(id(p) in speaking for p in chosen):
         # The question asks about something in particular ("how should I put it across?") that
         # the best sentence does not speak of: the best relevant one that does comes with it,

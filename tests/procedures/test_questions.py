@@ -606,3 +606,10 @@ def test_who_raises_it_agrees_with_its_verb(who, says):
     from bot.procedures.questions import _raises
 
     assert _raises(who) == says
+
+
+def test_the_seeds_next_sentence_comes_with_the_best_when_it_goes_on_from_it(library):
+    pack = library["bury-children"]
+    _, said = ask(pack, "not sure who the key contact is at the other agency, who could help me find them?")
+    assert "Professionals are responsible for finding out the key contacts" in said.text
+    assert "If there is difficulty in this, the BSP can be contacted for assistance" in said.text
