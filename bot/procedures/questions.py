@@ -612,7 +612,7 @@ def _record(pack: Pack, index: int | None, text: str = "") -> Answer:
 
 
 EACH_STAGE = re.compile(r"\b(each|every|all( the)?|at (each|every)) (stage|level|step)s?\b")
-FORM_CONTENTS = re.compile(r"\b(ask(s|ing)? (for|about|whether|if)|ask(s|ing)? (\w+ ){0,3}to (set out|describe|explain|give|include)|set out|contain|include|fields?|fill(ed)? (in|out)|sections?|(put|write|goes|go) (on|in)|what'?s (on|in)|what is (on|in)|information|details|evidence|questions?)\b")
+FORM_CONTENTS = re.compile(r"\b(ask(s|ing)? (\w+ ){0,2}(for|about|whether|if)|ask(s|ing)? (\w+ ){0,3}to (set out|describe|explain|give|include)|set out|contain|include|fields?|fill(ed)? (in|out)|sections?|(put|write|goes|go) (on|in)|what'?s (on|in)|what is (on|in)|information|details|evidence|questions?)\b")
 
 
 def _form_contents(pack: Pack) -> Answer | None:

@@ -510,9 +510,10 @@ def test_a_stage_is_named_by_its_own_title(library):
     assert pack.stage(question.stage).raised_with in said.text
 
 
-def test_a_question_whether_the_form_asks_something_gets_its_fields(library):
+@pytest.mark.parametrize("text", ["does the request form ask if the DSL is aware?", "does the template ask anything about our dsl?"])
+def test_a_question_whether_the_form_asks_something_gets_its_fields(library, text):
     pack = library["bury-children"]
-    question, said = ask(pack, "does the request form ask if the DSL is aware?")
+    question, said = ask(pack, text)
     assert question.topic is Topic.FORM
     assert "Designated safeguarding lead aware of this notice?" in said.text
 
