@@ -149,7 +149,6 @@ CONDUCT_SAID = re.compile(
 # Every stage tried ("we've gone through every step and it's still unresolved"): at the last.
 ALL_STAGES_DONE = re.compile(r"\b((gone|been|worked|got) through (every |all (the |of the )?)(step|stage|level|tier)s?|exhausted (all|every)|tried (every |all (the )?)(step|stage|level)s?|(every|all) (the )?(step|stage|level)s? (have|has) (been )?(tried|failed|done))\b")
 # Words that colour a question without changing what it asks.
-WHAT_GOES_IN = re.compile(r"\bwhat (to|do i|should i|do we|should we|must i|must we) (put|write|include|say)\b|\bwhat (goes|should go|needs to go|has to go|must go) in\b|\b(should|must|does|do|will) (it|the \w+|my \w+|the \w+ \w+) (contain|include|say)\b")
 WHAT_TO_DO = re.compile(r"\bwhat (do|should|can|must) (i|we) do\b|\bwhat now\b")
 FILLERS = re.compile(r"\b(actually|really|exactly|honestly|basically|definitely|even|ever|please) ")
 # What the procedure, or the body that wrote it, sets out to do.
@@ -206,7 +205,7 @@ TOPIC_PATTERNS: list[tuple[Topic, re.Pattern]] = [
     (Topic.CATEGORIES, re.compile(r"\b((what|which) (kinds?|sorts?|types?) of (areas?|things|matters|disagreement|issue|dispute|difference|challenge|concern)s?|(what|which) areas|areas (can|do|does|might|may|where|of)|areas? (of|for) (disagreement|dispute|challenge)|where (do |does |can |might )?((professional|multi-agency|inter-agency) )?(disagreements?|challenges?|disputes?)( between \w+)? (usually |most (often|likely|commonly) |commonly |typically |tend to |tends to )?(arise|come up|crop up|happen|occur)|(most )?(common|usual|typical|main|frequent) (things|areas|issues|reasons|causes|sources)\b.{0,40}\b(disagree|dispute|differ|challenge)|(come|comes|coming) up (in|over|about)|arise (in|over|about|from)|most likely to (arise|come up)|what counts as a (professional )?(disagreement|challenge)|\b(disagreement|dispute|challenge)s? areas\b|(is|are) (that|this|it|these|those) (the |a )?(kinds?|sorts?|types?) of (disagreement|dispute|issue|thing|difference|challenge|case)s?|(typical|common) (disagreements?|disputes?|reasons))")),
     (Topic.NOT_COVERED, re.compile(r"\b((is|are) (this|it) the (process|procedure|policy|protocol) (i|we) (use|follow|should use)|is (this |the )?(escalation|this (process|procedure|protocol)) the (right|correct) (route|way|process|thing)|(is|are) (this|that) the (right|correct) route|\b(is|are) (this|the|it)( escalation)? (process|procedure|policy|protocol)( \w+)? what (i|we) should (be )?us(e|ing)|\b(is|are) (this|the|it)\b.{0,60}\b(process|procedure|policy|protocol) (\w+ )?the (right |correct |appropriate |proper )?(route|way|process|one|thing) (for|to use)|mixed up with|confused with|confuse (it|this)|(is|are) (this|the|it)( escalation)? (process|procedure|policy|protocol)( \w+)? (the )?(right|correct|appropriate) (route|one|process|way|thing)|can i use (this|the) (protocol|procedure|policy|process)|does (it|this|the( \w+){0,3} (policy|procedure|protocol|process|approach)) (\w+ )?(cover|apply)|apply (between|within|inside)|(inside|within) ((my|our|your|their|an?|the) )?own (organi[sz]ation|agency|team|service)|(is|do i use|should i use|can i use) (this|it|the escalation) ?(\w+ )?(for|when|if)\b.*\b(child protection|referral|referal|new concern|safeguarding concern|abuse)|(child protection|safeguarding) (referral|referal|concern)s?\b.*\b(this|escalation) (process|procedure|policy|protocol)|cover(s|ed)?\b.*\b(conduct|behaviou?r|allegation|complaint|own (agency|team|organi[sz]ation)|single agenc|within)|apply to|not covered|pipot|lado|whistle ?blow|allegations?|conduct|behaviou?r|behav(e[sd]?|ing)\b)")),
     (Topic.THEMES, re.compile(r"\b(themes?|thematics?|keeps? (a )?track|patterns?|trends?|6[ -]?month|six[ -]?month|spreadsheet|monitor(ed|ing)?|sub ?-?groups?|quality assurance|reported|main board|tracking|learning from|how often)")),
-    (Topic.RECORD, re.compile(r"\b(what (should|must|does|do) (the|my|an?) (e-?mail|referral|letter)\b.{0,80}\b(contain|include|say|cover|have in it)\b|\b(the|my|an?|this|that) (e-?mail|referral|letter) (needs? to|should|must|has to|ought to) (contain|include|say|cover)\b|\b(what'?s|what is) (needed|required|wanted) in (the|my|an?) (\w+ ){0,4}(e-?mail|referral|letter)\b|what (information|details) (should|must|do i need to|needs? to|ha(s|ve) to) (be )?(included|include|provided|given|sent|put)|what (do|should|must) i ((need|have|ought) to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
+    (Topic.RECORD, re.compile(r"\b(what (should|must|does|do) (the|my|an?) (e-?mail|referral|letter)\b.{0,80}\b(contain|include|say|cover|have in it)\b|\b(the|my|an?|this|that) (e-?mail|referral|letter) (needs? to|should|must|has to|ought to) (contain|include|say|cover)\b|\b(what'?s|what is) (needed|required|wanted) in (the|my|an?) (\w+ ){0,4}(e-?mail|referral|letter)\b|what (information|details) (should|must|do i need to|needs? to|ha(s|ve) to) (be )?(included|include|provided|given|sent|put)|what (do|should|must) i ((need|have|ought) to )?(put|include|write|say|mention) in|what (goes|should go|needs to go|to put) in (the|my|an?) (\w+ ){0,3}(e-?mail|referral|letter)|what (does|should) (the|my|an?) (e-?mail|referral|letter) (need to )?(contain|include|say|cover))")),
     (Topic.CONTACT, re.compile(r"\b(how (do|can|should|would) (i|we) (\w+ )?(send|make|submit|get|do) (the|that|a|my|our|this) (referral|request)|e-?mail|email address|contact details|(tele)?phone (number|no)|contact number|who (do|should) i (e-?mail|contact|ring|call)|contacts?\b|who (can|could|will) (help|assist|advise)|help me (find|work out))")),
     (Topic.FORM, re.compile(r"\b(forms?|template|appendix|request for resolution|notif(y|ied|ication))\b")),
     (Topic.TIMESCALE, re.compile(r"\b((maximum|max|longest|at most)\b.{0,60}\b(take|last|days|weeks|time)|how long|timescales?|time ?limits?|time ?frames?|deadlines?|how (many|much) (working )?(days|time|weeks)|how quick(ly)?|how soon|by when|within (how|what)|overall (time|limit))")),
@@ -335,8 +334,6 @@ def _read_question(text: str, lowered: str, pack: Pack) -> Question:
         target = len(pack.stages) - 1 if topic is Topic.FINAL else _stage_of_people(pack, lowered)
         if target is not None:
             return Question(topic=Topic.ACTIONS, stage=target, text=text)
-    if topic is Topic.CONTACT and WHAT_GOES_IN.search(lowered):
-        topic = Topic.RECORD  # "what to put in the board referral email": what the e-mail contains
     if topic is Topic.CONTACT and stage is not None and not re.search(r"e-?mail|phone|address|details|send|submit|referral", lowered):
         topic = Topic.WHO  # "at stage 2 who does my manager contact?" asks who, not an address
     if topic is Topic.WHO and re.search(MANNER_ASKED, lowered):
@@ -1062,10 +1059,7 @@ def plainly_answers(pack: Pack, text: str) -> bool:
 def _said_already(passage: Passage, text: str) -> bool:
     """Whether ``text`` already quotes the passage (the seed's words, not a paraphrase)."""
 
-    def plain(said: str) -> str:
-        return re.sub(r"[^a-z0-9]+", " ", said.lower()).strip()
-
-    return plain(passage.text) in plain(text)
+    return _plain(passage.text) in _plain(text)
 
 
 def _in_section(pack: Pack, index: int, ranked: list[tuple[float, Passage]]) -> list[tuple[float, Passage]]:
