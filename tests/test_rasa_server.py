@@ -398,3 +398,97 @@ def test_applied_events_going_on_from_the_last_result_are_rasas(steps):
         assert got == expected
         got.append("changed by a caller")  # a caller's list is its own
         assert ours(tracker) == expected
+
+
+def _state(tracker) -> dict:
+    """Everything a tracker holds, slots by what they hold, events by identity."""
+    state = {key: value for key, value in vars(tracker).items() if key not in ("slots", "events", "_bot_applied")}
+    state["slots"] = {name: vars(slot) for name, slot in tracker.slots.items()}
+    state["events"] = [id(event) for event in tracker.events]
+    state["active_loop"] = None if tracker.active_loop is None else vars(tracker.active_loop)
+    return state
+
+
+def _more_event_kinds():
+    from rasa.shared.core.events import BotUttered, ConversationPaused, ConversationResumed, FollowupAction, ActiveLoop, LoopInterrupted, ActionExecutionRejected, AllSlotsReset, SlotSet
+
+    return [
+        *_event_kinds(),
+        lambda: BotUttered("Which safeguarding partnership?", {"buttons": []}),
+        lambda: FollowupAction("action_stage"),
+        lambda: ConversationPaused(),
+        lambda: ConversationResumed(),
+        lambda: LoopInterrupted(True),
+        lambda: ActionExecutionRejected("escalation_form"),
+        lambda: AllSlotsReset(),
+        lambda: SlotSet("partnership", "bury-adults"),
+        lambda: SlotSet("case_reference", ["ASC-1", "ASC-2"]),
+        lambda: ActiveLoop("escalation_form"),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(kinds=st.lists(st.integers(min_value=0, max_value=23), max_size=40), model_id=st.booleans())
+def test_a_copied_tracker_holds_what_replaying_its_events_gives(kinds, model_id):
+    """Random conversations: the copy holds exactly what Rasa's replaying copy holds, and both
+    go on alike when the same events are added to each."""
+    from rasa.shared.core.slots import AnySlot, ListSlot, TextSlot
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    rasas = DialogueStateTracker.__dict__["copy"]
+    ours = rasa_server._copying_the_state(rasas)
+    made = _more_event_kinds()
+    slots = [TextSlot("partnership", [], initial_value="unknown"), AnySlot("stage", []), ListSlot("case_reference", [])]
+    tracker = DialogueStateTracker("copied", slots)
+    if model_id:
+        tracker.model_id, tracker.assistant_id = "model-1", "assistant-1"
+    for kind in kinds:
+        tracker.update(made[kind]())
+    replayed, copied = rasas(tracker), ours(tracker)
+    assert _state(copied) == _state(replayed)
+    before = _state(tracker)
+    assert copied.slots["stage"] is not tracker.slots["stage"]
+    for kind in (18, 19, 14, 0, 4, 8, 5, 23):  # a form interrupted, rejected, going on: on each copy alike, the original untouched
+        event = made[kind]()
+        replayed.update(event)
+        copied.update(event)
+    assert _state(copied) == _state(replayed)
+    assert _state(tracker) == before
+    assert _state(ours(tracker)) == _state(rasas(tracker))
+
+
+def test_a_tracker_whose_history_is_cut_short_is_copied_by_replaying():
+    from rasa.shared.core.events import SlotSet
+    from rasa.shared.core.slots import AnySlot
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    ours = rasa_server._copying_the_state(DialogueStateTracker.__dict__["copy"])
+    tracker = DialogueStateTracker("short", [AnySlot("stage", [])], max_event_history=2)
+    for stage in (1, 2, 3):
+        tracker.update(SlotSet("stage", stage))
+    assert ours(tracker).events == tracker.events and ours(tracker) is not tracker
+
+
+def test_a_slot_is_copied_as_copy_copies_it():
+    """Each slot of the assistant's domain: the same class and attributes as Python's own copy,
+    in a new object; a class pickled its own way is copied Python's way."""
+    import copy
+
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.slots import TextSlot
+
+    from bot.config import PROJECT_ROOT
+
+    domain = Domain.load(str(PROJECT_ROOT / "domain.yml"))
+    assert domain.slots
+    for slot in domain.slots:
+        slot.value = ["ASC-1"] if slot.type_name == "list" else slot.initial_value
+        python, ours = copy.copy(slot), rasa_server._copy_of_slot(slot)
+        assert type(ours) is type(python) and vars(ours) == vars(python) and ours is not slot
+
+    class Reduced(TextSlot):
+        def __reduce__(self):
+            return (TextSlot, ("reduced", []))
+
+    reduced = rasa_server._copy_of_slot(Reduced("partnership", [], initial_value="bury-adults"))
+    assert type(reduced) is TextSlot and reduced.name == "reduced"
