@@ -50,8 +50,10 @@ conversations up:
   the latest user message on are sent whole, and of those before it only the ones that set slots
   or forms (``slot``, ``reset_slots``, ``active_loop``, ``session_started``, ``restart``): the
   actions read the slots, the latest message and what happened since it, and a slot's earlier
-  value (``actions/validation.py``); older messages and the bot's answers are left out. The
-  slots, the latest message and the active form are sent as Rasa sends them.
+  value (``actions/validation.py``); older messages and the bot's answers are left out, and
+  are never turned into JSON. The slots, the latest message and the active form are sent as Rasa
+  sends them. The domain is sent without its responses (13.6 of its 22 kB): the action server
+  never renders one, Rasa does.
 * **The model's graph runs its nodes in order, without dask.** Rasa 3.6 runs its NLU and policy
   graphs (three or four times a message) through ``dask.get``, which for each run rebuilds the
   graph, orders its tasks and schedules them one by one on the calling thread. Here the nodes a
@@ -93,6 +95,7 @@ import functools
 import itertools
 import logging
 import sys
+import weakref
 from typing import Any, Callable, Iterable
 
 logger = logging.getLogger(__name__)
@@ -241,27 +244,122 @@ def _validating_only_what_has_a_validator(original: Callable) -> Callable:
 
 # Events sent to the action server from before the latest user message: what sets slots or forms.
 EARLIER_EVENTS_SENT = frozenset({"slot", "reset_slots", "active_loop", "session_started", "restart"})
+# What the action server is not sent of the domain: it never renders a response (Rasa does).
+DOMAIN_NOT_SENT = frozenset({"responses"})
 
 
-def recent_events(events: list[dict]) -> list[dict]:
-    """Of a conversation's events (as dictionaries), those the action server is sent: all from
-    the latest user message on; before it, those whose kind is in ``EARLIER_EVENTS_SENT``."""
-    latest_user = next((i for i in range(len(events) - 1, -1, -1) if events[i].get("event") == "user"), None)
+def recent_events(events: list) -> list:
+    """Of a conversation's events, those the action server is sent: all from the latest user
+    message on; before it, those whose kind is in ``EARLIER_EVENTS_SENT``."""
+    latest_user = next((i for i in range(len(events) - 1, -1, -1) if events[i].type_name == "user"), None)
     if latest_user is None:
         return events
-    return [event for event in events[:latest_user] if event.get("event") in EARLIER_EVENTS_SENT] + events[latest_user:]
+    return [event for event in events[:latest_user] if event.type_name in EARLIER_EVENTS_SENT] + events[latest_user:]
+
+
+def domain_sent(domain: Any) -> dict:
+    """The domain as the action server is sent it: Rasa's dictionary of it without
+    ``DOMAIN_NOT_SENT`` (made once per domain)."""
+    data = domain.as_dict()
+    kept = domain.__dict__.get("_bot_domain_sent")
+    if kept is None or kept[0] is not data:
+        kept = (data, {key: value for key, value in data.items() if key not in DOMAIN_NOT_SENT})
+        domain.__dict__["_bot_domain_sent"] = kept
+    return kept[1]
 
 
 def _sending_recent_events(original: Callable) -> Callable:
-    """``RemoteAction._action_call_format`` with the tracker's events cut to ``recent_events``."""
+    """``RemoteAction._action_call_format`` with the tracker's events cut to ``recent_events``
+    (only those turned into dictionaries) and the domain to ``domain_sent``."""
 
     @functools.wraps(original)
     def call_format(self: Any, tracker: Any, domain: Any) -> dict:
-        payload = original(self, tracker, domain)
-        payload["tracker"]["events"] = recent_events(payload["tracker"]["events"])
-        return payload
+        import rasa
+        from rasa.shared.core.trackers import EventVerbosity
+
+        tracker_state = tracker.current_state(EventVerbosity.NONE)  # all but the events
+        tracker_state["events"] = [event.as_dict() for event in recent_events(list(tracker.events))]
+        result = {"next_action": self._name, "sender_id": tracker.sender_id, "tracker": tracker_state, "version": rasa.__version__}
+        if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(self.name()):
+            result["domain"] = domain_sent(domain)
+        return result
 
     return call_format
+
+
+# Seconds an idle connection to the action server is kept: less than the action server's own
+# (Sanic's KEEP_ALIVE_TIMEOUT, 5 s), so the client closes it first and never sends a message on a
+# connection the server is closing.
+KEEPALIVE_SECONDS = 2.0
+_SESSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> the sessions kept on it
+
+
+class _Kept:
+    """What ``async with endpoint.session()`` gives, when the session is kept: the session on
+    entering, and still open on leaving."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> Any:
+        return self.session
+
+    async def __aexit__(self, *_: Any) -> None:
+        return None
+
+
+def _keeping_connections(original: Callable) -> Callable:
+    """``EndpointConfig.session``, kept for each endpoint and event loop, with its connections
+    kept open between requests; Rasa's settings (headers, authentication, time-out)."""
+
+    @functools.wraps(original)
+    def session(self: Any) -> Any:
+        import asyncio
+
+        import aiohttp
+        from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not in a coroutine: Rasa's own, closed by whoever uses it
+            return original(self)
+        kept = self.__dict__.get("_bot_session")
+        if kept is None or kept[0]() is not loop or kept[1].closed:
+            auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
+            made = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+                headers=self.headers,
+                auth=auth,
+                timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            )
+            kept = (weakref.ref(loop), made)
+            self.__dict__["_bot_session"] = kept
+            _SESSIONS.setdefault(loop, []).append(made)
+        return _Kept(kept[1])
+
+    return session
+
+
+async def close_sessions() -> None:
+    """Close the sessions kept on the running event loop."""
+    import asyncio
+
+    for made in _SESSIONS.pop(asyncio.get_running_loop(), []):
+        await made.close()
+
+
+def _closing_kept_sessions(original: Callable) -> Callable:
+    """``rasa.core.run.close_resources`` (the server's ``after_server_stop``), closing the kept
+    sessions too."""
+
+    @functools.wraps(original)
+    async def close_resources(app: Any, loop: Any) -> None:
+        try:
+            await original(app, loop)
+        finally:
+            await close_sessions()
+
+    return close_resources
 
 
 def _execution_order(runner: Any, targets: tuple[str, ...]) -> list[str]:
@@ -484,6 +582,7 @@ def _wrap(kind: type, name: str, wrapper: Callable[[Callable], Callable]) -> Non
 def install() -> None:
     """Put the fixes in place in this process (idempotent)."""
     global _ORIGINAL_RESOLVE
+    import rasa.core.run
     from rasa.core.actions.action import ActionExtractSlots, RemoteAction
     from rasa.core.actions.forms import FormAction
     from rasa.core.processor import MessageProcessor
@@ -491,6 +590,7 @@ def install() -> None:
     from rasa.shared.core.events import Event
     from rasa.shared.core.slots import Slot
     from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.endpoints import EndpointConfig
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
@@ -502,6 +602,8 @@ def install() -> None:
         _wrap(kind, "run", _saying_so_when_unreachable)
     _wrap(ActionExtractSlots, "_execute_validation_action", _validating_only_what_has_a_validator)
     _wrap(RemoteAction, "_action_call_format", _sending_recent_events)
+    _wrap(EndpointConfig, "session", _keeping_connections)
+    _wrap(rasa.core.run, "close_resources", _closing_kept_sessions)
     _wrap(MessageProcessor, "parse_message", _parsing_off_the_event_loop)
     _wrap(DaskGraphRunner, "run", _running_nodes_in_order)
     _wrap(DialogueStateTracker, "applied_events", _applying_new_events_only)

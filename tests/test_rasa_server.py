@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import pytest_asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import ValidationError, validate
@@ -114,6 +115,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest_asyncio.fixture
+async def kept_sessions(installed):
+    """The fixes installed, and the action server sessions they keep closed after the test (as
+    the server closes them when it stops)."""
+    yield
+    await rasa_server.close_sessions()
+
+
 @pytest.fixture
 def unreachable_action_server(installed):
     """A domain, a conversation and an action endpoint where nothing listens."""
@@ -132,7 +141,7 @@ def unreachable_action_server(installed):
 
 
 @pytest.mark.asyncio
-async def test_a_custom_action_whose_server_is_down_says_so_instead_of_nothing(unreachable_action_server):
+async def test_a_custom_action_whose_server_is_down_says_so_instead_of_nothing(unreachable_action_server, kept_sessions):
     from rasa.shared.core.events import BotUttered, SlotSet
 
     domain, tracker, endpoint, channel, nlg = unreachable_action_server
@@ -143,7 +152,7 @@ async def test_a_custom_action_whose_server_is_down_says_so_instead_of_nothing(u
 
 
 @pytest.mark.asyncio
-async def test_a_forms_validation_is_not_answered_for_but_its_form_is(unreachable_action_server):
+async def test_a_forms_validation_is_not_answered_for_but_its_form_is(unreachable_action_server, kept_sessions):
     from rasa.core.actions.forms import FormAction
     from rasa.shared.core.events import BotUttered
     from rasa.shared.exceptions import RasaException
@@ -156,7 +165,7 @@ async def test_a_forms_validation_is_not_answered_for_but_its_form_is(unreachabl
 
 
 @pytest.mark.asyncio
-async def test_slot_mappings_are_sent_for_validation_only_when_a_slot_has_a_validator(unreachable_action_server):
+async def test_slot_mappings_are_sent_for_validation_only_when_a_slot_has_a_validator(unreachable_action_server, kept_sessions):
     from rasa.core.actions.action import ActionExtractSlots
     from rasa.shared.core.events import SlotSet
 
@@ -173,7 +182,7 @@ async def test_slot_mappings_are_sent_for_validation_only_when_a_slot_has_a_vali
 
 
 @pytest.mark.asyncio
-async def test_what_is_not_sent_for_validation_is_what_the_action_would_have_answered(unreachable_action_server):
+async def test_what_is_not_sent_for_validation_is_what_the_action_would_have_answered(unreachable_action_server, kept_sessions):
     from rasa.core.actions.action import ActionExtractSlots
     from rasa.shared.core.events import SlotSet
     from rasa.shared.core.trackers import EventVerbosity
@@ -295,6 +304,7 @@ def test_the_action_server_is_sent_earlier_slots_and_forms_and_everything_since_
 
 
 def test_what_the_actions_read_of_the_conversation_is_the_same_in_the_events_sent(unreachable_action_server):
+    from rasa.shared.core.events import BotUttered, SlotSet
     from rasa.shared.core.trackers import EventVerbosity
     from rasa_sdk import Tracker
 
@@ -311,7 +321,24 @@ def test_what_the_actions_read_of_the_conversation_is_the_same_in_the_events_sen
     assert _answered_since_user_spoke(sent) == _answered_since_user_spoke(full)
     assert sent.slots_to_validate() == full.slots_to_validate() == {"case_reference": "ASC-100042", "partnership": "south-tyneside"}
     assert sent.latest_message == full.latest_message and sent.get_latest_input_channel() == full.get_latest_input_channel()
-    assert rasa_server.recent_events([{"event": "slot"}, {"event": "bot"}]) == [{"event": "slot"}, {"event": "bot"}]
+    without_a_message = [SlotSet("partnership", "bury-adults"), BotUttered("Which partnership?")]
+    assert rasa_server.recent_events(without_a_message) == without_a_message
+
+
+def test_the_call_is_rasas_with_the_recent_events_and_the_domain_without_its_responses(unreachable_action_server):
+    """Everything else of the action server's call is what Rasa sends."""
+    domain, _, endpoint, _, _ = unreachable_action_server
+    tracker = _conversation(domain)
+    action = RemoteAction("validate_escalation_form", endpoint)
+    rasas = rasa_server.ORIGINALS[RemoteAction, "_action_call_format"](action, tracker, domain)
+    ours = action._action_call_format(tracker, domain)
+    everything = rasas["tracker"]["events"]
+    latest_user = max(i for i, event in enumerate(everything) if event["event"] == "user")
+    earlier = [event for event in everything[:latest_user] if event["event"] in rasa_server.EARLIER_EVENTS_SENT]
+    assert ours["tracker"]["events"] == earlier + everything[latest_user:]
+    assert {**ours, "tracker": {**ours["tracker"], "events": None}, "domain": None} == {**rasas, "tracker": {**rasas["tracker"], "events": None}, "domain": None}
+    assert ours["domain"] == {key: value for key, value in domain.as_dict().items() if key != "responses"}
+    assert "responses" in domain.as_dict() and ours["domain"]["slots"] and ours["domain"]["forms"]
 
 
 @pytest.mark.asyncio
@@ -492,3 +519,58 @@ def test_a_slot_is_copied_as_copy_copies_it():
 
     reduced = rasa_server._copy_of_slot(Reduced("partnership", [], initial_value="bury-adults"))
     assert type(reduced) is TextSlot and reduced.name == "reduced"
+
+
+@pytest.mark.asyncio
+async def test_requests_to_an_endpoint_share_one_connection_and_survive_its_restart(kept_sessions):
+    """Three calls reach a local server over one connection with Rasa's headers and answers; after
+    the server restarts (its connections closed), the next call opens a new one."""
+    from aiohttp import web
+    from rasa.utils.endpoints import EndpointConfig
+
+    seen = []
+
+    async def webhook(request):
+        seen.append((request.transport.get_extra_info("peername")[1], request.headers.get("X-Partnership"), await request.json()))
+        return web.json_response({"events": [], "responses": []})
+
+    port = _free_port()
+
+    async def serve():
+        app = web.Application()
+        app.router.add_post("/webhook", webhook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        return runner
+
+    runner = await serve()
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", headers={"X-Partnership": "bury-adults"})
+    answers = [await endpoint.request(json={"call": number}) for number in range(3)]
+    assert answers == [{"events": [], "responses": []}] * 3
+    assert [(headers, body) for _, headers, body in seen] == [("bury-adults", {"call": number}) for number in range(3)]
+    assert len({client_port for client_port, _, _ in seen}) == 1
+    await runner.cleanup()
+    runner = await serve()
+    try:
+        assert await endpoint.request(json={"call": 3}) == {"events": [], "responses": []}
+        assert seen[-1][0] != seen[0][0]
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_a_kept_session_has_rasas_settings(kept_sessions):
+    from rasa.utils.endpoints import EndpointConfig
+
+    endpoint = EndpointConfig("http://127.0.0.1:1/webhook", headers={"X-Partnership": "south-tyneside"}, basic_auth={"username": "rasa", "password": "from-the-environment"})
+    rasas = rasa_server.ORIGINALS[EndpointConfig, "session"](endpoint)
+    try:
+        async with endpoint.session() as ours:
+            assert (ours.headers, ours.auth, ours.timeout) == (rasas.headers, rasas.auth, rasas.timeout)
+        async with endpoint.session() as again:
+            assert again is ours and not ours.closed
+    finally:
+        await rasas.close()
+    await rasa_server.close_sessions()
+    assert ours.closed
