@@ -1,4 +1,4 @@
-"""``python -m bot.rasa_server run …``: Rasa's own command line, with nine fixes to Rasa 3.6's
+"""``python -m bot.rasa_server run …``: Rasa's own command line, with ten fixes to Rasa 3.6's
 per-message costs, and one to its silence when the action server cannot be reached, installed
 first. ``make serve`` starts the Rasa server this way; everything
 else (arguments, behaviour, answers) is ``python -m rasa``'s.
@@ -54,6 +54,12 @@ conversations up:
   are never turned into JSON. The slots, the latest message and the active form are sent as Rasa
   sends them. The domain is sent without its responses (13.6 of its 22 kB): the action server
   never renders one, Rasa does.
+* **The action server is called over connections kept open.** Rasa opens a new HTTP session,
+  and so a new connection, for every call of the action server, and closes it afterwards. Here
+  each endpoint keeps one session on the server's event loop, with Rasa's headers,
+  authentication and time-out; an idle connection is closed after ``KEEPALIVE_SECONDS`` (before
+  the action server would close it), one the action server closed (restarting) is not reused,
+  and the sessions are closed when the server stops.
 * **The model's graph runs its nodes in order, without dask.** Rasa 3.6 runs its NLU and policy
   graphs (three or four times a message) through ``dask.get``, which for each run rebuilds the
   graph, orders its tasks and schedules them one by one on the calling thread. Here the nodes a
