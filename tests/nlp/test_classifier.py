@@ -123,3 +123,36 @@ def test_a_stated_sign_of_danger_is_immediate_risk_whatever_the_model_learned(tm
     assert danger.get("intent")["confidence"] >= 0.95
     assert [entry["name"] for entry in danger.get("intent_ranking")].count("immediate_risk") == 1
     assert plain.get("intent")["name"] == "professional_disagreement"
+
+
+def _messages_of_the_training_data() -> list[str]:
+    importer = TrainingDataImporter.load_from_dict(training_data_paths=[str(PROJECT_ROOT / "data")])
+    return [message.get("text") for message in importer.get_nlu_data().intent_examples]
+
+
+@pytest.mark.parametrize("analyzer, ngrams", [("char_wb", (2, 5)), ("word", (1, 2))])
+def test_the_direct_tfidf_transform_is_scikit_learns_value_for_value(analyzer, ngrams):
+    """Fitted on the project's training data, on those messages and on others (unknown words,
+    empty, repeated words, emoji): the same matrix, the same values in the same order."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from bot.nlp.classifier import TfidfTransform
+
+    texts = _messages_of_the_training_data()
+    assert len(texts) > 1000
+    vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True, min_df=2).fit(texts)
+    others = ["", "zzzz qqqq", "not resolved not resolved not resolved", "🙂 MASH?!", "ESC-12 <b>stage 2</b> " * 40]
+    for batch in (texts, others, texts[:1]):
+        expected, got = vectorizer.transform(batch), TfidfTransform.of(vectorizer)(batch)
+        assert got.shape == expected.shape
+        assert np.array_equal(got.indptr, expected.indptr) and np.array_equal(got.indices, expected.indices)
+        assert np.array_equal(got.data, expected.data)
+
+
+def test_other_tfidf_settings_keep_scikit_learns_transform():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from bot.nlp.classifier import TfidfTransform
+
+    vectorizer = TfidfVectorizer(sublinear_tf=False).fit(["we are in bury", "south tyneside please"])
+    assert TfidfTransform.of(vectorizer) == vectorizer.transform
