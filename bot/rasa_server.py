@@ -1,4 +1,4 @@
-"""``python -m bot.rasa_server run …``: Rasa's own command line, with ten fixes to Rasa 3.6's
+"""``python -m bot.rasa_server run …``: Rasa's own command line, with eleven fixes to Rasa 3.6's
 per-message costs, and one to its silence when the action server cannot be reached, installed
 first. ``make serve`` starts the Rasa server this way; everything
 else (arguments, behaviour, answers) is ``python -m rasa``'s.
@@ -59,7 +59,14 @@ conversations up:
   each endpoint keeps one session on the server's event loop, with Rasa's headers,
   authentication and time-out; an idle connection is closed after ``KEEPALIVE_SECONDS`` (before
   the action server would close it), one the action server closed (restarting) is not reused,
-  and the sessions are closed when the server stops.
+  and the sessions are closed when the server stops. Calls are encoded with ``ujson`` (a
+  dependency of Rasa's), which gives the same JSON in half the time of ``json``.
+* **Rules are matched only as far back as they go.** To find the rules that apply,
+  ``RulePolicy._get_possible_keys`` checks every rule against every earlier state of the
+  conversation, newest first, for each prediction (twice while a form is active). Beyond the
+  state the longest rule left reaches back to, every rule left applies by Rasa's own definition,
+  so here the check stops there (or when no rule is left): the same rules, found in the last few
+  states rather than all of them.
 * **The model's graph runs its nodes in order, without dask.** Rasa 3.6 runs its NLU and policy
   graphs (three or four times a message) through ``dask.get``, which for each run rebuilds the
   graph, orders its tasks and schedules them one by one on the calling thread. Here the nodes a
@@ -323,6 +330,7 @@ def _keeping_connections(original: Callable) -> Callable:
         import asyncio
 
         import aiohttp
+        import ujson
         from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 
         try:
@@ -334,6 +342,7 @@ def _keeping_connections(original: Callable) -> Callable:
             auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"]) if self.basic_auth else None
             made = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+                json_serialize=ujson.dumps,  # Rasa's own dependency; the same JSON, in half the time
                 headers=self.headers,
                 auth=auth,
                 timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
@@ -466,6 +475,24 @@ def _applying_new_events_only(original: Callable) -> Callable:
     return applied_events
 
 
+def _matching_only_as_far_back_as_rules_go(original: Callable) -> Callable:
+    """``RulePolicy._get_possible_keys``, stopping when no rule is left or when the conversation
+    has been matched as far back as the longest rule left goes: Rasa goes on through every
+    earlier state of the conversation, where each rule left is applicable by definition
+    (``_is_rule_applicable``: a turn beyond the rule's length) and none can drop out."""
+
+    @functools.wraps(original)
+    def get_possible_keys(self: Any, lookup: dict, states: list) -> set:
+        possible = set(lookup.keys())
+        for turn, state in enumerate(reversed(states)):
+            if not possible or turn >= max(len(self._rule_key_to_state(key)) for key in possible):
+                break
+            possible = {key for key in possible if self._is_rule_applicable(key, turn, state)}
+        return possible
+
+    return get_possible_keys
+
+
 @functools.lru_cache(maxsize=None)
 def _copied_plainly(kind: type) -> bool:
     """Whether ``copy.copy`` copies objects of ``kind`` as a new object with the same attributes."""
@@ -591,6 +618,7 @@ def install() -> None:
     import rasa.core.run
     from rasa.core.actions.action import ActionExtractSlots, RemoteAction
     from rasa.core.actions.forms import FormAction
+    from rasa.core.policies.rule_policy import RulePolicy
     from rasa.core.processor import MessageProcessor
     from rasa.engine.runner.dask import DaskGraphRunner
     from rasa.shared.core.events import Event
@@ -614,6 +642,7 @@ def install() -> None:
     _wrap(DaskGraphRunner, "run", _running_nodes_in_order)
     _wrap(DialogueStateTracker, "applied_events", _applying_new_events_only)
     _wrap(DialogueStateTracker, "copy", _copying_the_state)
+    _wrap(RulePolicy, "_get_possible_keys", _matching_only_as_far_back_as_rules_go)
     if (Slot, "__copy__") not in ORIGINALS and "__copy__" not in Slot.__dict__:
         ORIGINALS[Slot, "__copy__"] = None  # Python's own way, as when absent
         Slot.__copy__ = _copy_of_slot

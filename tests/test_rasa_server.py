@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import pytest_asyncio
 from hypothesis import given, settings
@@ -568,9 +570,42 @@ async def test_a_kept_session_has_rasas_settings(kept_sessions):
     try:
         async with endpoint.session() as ours:
             assert (ours.headers, ours.auth, ours.timeout) == (rasas.headers, rasas.auth, rasas.timeout)
+            call = {"next_action": "action_triage", "tracker": {"latest_message": {"text": "MASH/LADO 🙂 \"quoted\"", "confidence": 0.9731}}}
+            assert json.loads(ours._json_serialize(call)) == call
         async with endpoint.session() as again:
             assert again is ours and not ours.closed
     finally:
         await rasas.close()
     await rasa_server.close_sessions()
     assert ours.closed
+
+
+_STATES = [
+    {},
+    {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "professional_disagreement"}},
+    {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "not_resolved"}, "active_loop": {"name": "outcome_form"}},
+    {"prev_action": {"action_name": "action_triage"}, "user": {"intent": "professional_disagreement"}},
+    {"prev_action": {"action_name": "escalation_form"}, "active_loop": {"name": "escalation_form"}, "slots": {"partnership": (1.0,)}},
+    {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "affirm"}, "slots": {"partnership": (1.0,)}},
+    {"prev_action": {"action_name": "action_listen"}, "active_loop": {"name": "should_not_be_set"}},
+    {"prev_action": {"action_name": "action_listen"}, "user": {"intent": "immediate_risk"}},
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rules=st.lists(st.lists(st.integers(min_value=0, max_value=len(_STATES) - 1), min_size=1, max_size=4), max_size=12),
+    conversation=st.lists(st.integers(min_value=1, max_value=len(_STATES) - 1), max_size=30),
+)
+def test_rules_matched_as_far_back_as_they_go_are_rasas(rules, conversation):
+    """Random rules and conversations (as RulePolicy keeps and sees them): the same rules match."""
+    import json
+
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    policy = RulePolicy.__new__(RulePolicy)  # the matching reads only the rules and the states
+    rasas = RulePolicy.__dict__["_get_possible_keys"]
+    ours = rasa_server._matching_only_as_far_back_as_rules_go(rasas)
+    lookup = {json.dumps([_STATES[i] for i in rule]): f"action_{n}" for n, rule in enumerate(rules)}
+    states = [_STATES[i] for i in conversation]
+    assert ours(policy, lookup, states) == rasas(policy, lookup, states)
