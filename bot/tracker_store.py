@@ -44,6 +44,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 # 16-message escalation is about 0.1 MB). With 1,000, the server grew by 14% over 10,000 messages
 # in `bench/conversations.py`; a conversation not kept is read from the database as Rasa does.
 CACHE_SIZE = 100
+# Rows in one INSERT: 6 values each, within SQLite's oldest limit of 999 values in a statement.
+ROWS_PER_INSERT = 100
 
 
 @dataclass
@@ -96,8 +98,12 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             else:  # a tracker this store did not hand out: find what is new as Rasa does
                 stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
             new = list(itertools.islice(tracker.events, stored, None))
-            if new:  # one multi-row INSERT (the ORM would insert row by row to learn each id)
-                session.execute(self.SQLEvent.__table__.insert(), [self._row(sender_id, event) for event in new])
+            rows = [self._row(sender_id, event) for event in new]
+            for start in range(0, len(rows), ROWS_PER_INSERT):
+                # One INSERT of many rows, not one statement run for each row: the ORM would insert
+                # row by row to learn each id, and the driver's executemany steps row by row, each
+                # step letting go of the GIL and waiting to get it back from the NLU thread.
+                session.execute(self.SQLEvent.__table__.insert().values(rows[start : start + ROWS_PER_INSERT]))
             # Rasa's lock store lets one server at a time handle the conversation: its last row is ours.
             last_id = self._last_id(sender_id, session)
             session.commit()

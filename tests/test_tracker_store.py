@@ -65,6 +65,20 @@ def test_a_conversation_is_stored_as_rasa_stores_it_and_kept_between_messages(ur
     assert run(store(url).retrieve("s1")).current_state() == tracker.current_state()  # a restart reads the same
 
 
+def test_many_new_events_are_stored_in_order_in_several_inserts(url):
+    """More new events than one INSERT takes (a conversation imported or replayed at once)."""
+    from bot.tracker_store import ROWS_PER_INSERT
+
+    caching = store(url)
+    tracker = run(caching.get_or_create_tracker("many"))
+    for number in range(ROWS_PER_INSERT // 2):  # five events a turn: two and a half INSERTs
+        turn(tracker, f"hello {number}", f"hi {number}", 2000.0 + number)
+    assert len(tracker.events) > 2 * ROWS_PER_INSERT
+    run(caching.save(tracker))
+    assert as_stored(url, "many") == [event.as_dict() for event in tracker.events]
+    assert run(caching.retrieve("many")) is tracker
+
+
 def test_what_another_replica_added_is_read_not_the_kept_tracker(url):
     first, second = store(url), store(url)
     tracker = run(first.get_or_create_tracker("s2"))
