@@ -46,6 +46,7 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 CACHE_SIZE = 100
 # Rows in one INSERT: 6 values each, within SQLite's oldest limit of 999 values in a statement.
 ROWS_PER_INSERT = 100
+ROW_COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", "data")  # an event's row
 
 
 @dataclass
@@ -103,7 +104,10 @@ class CachingSQLTrackerStore(SQLTrackerStore):
                 # One INSERT of many rows, not one statement run for each row: the ORM would insert
                 # row by row to learn each id, and the driver's executemany steps row by row, each
                 # step letting go of the GIL and waiting to get it back from the NLU thread.
-                session.execute(self.SQLEvent.__table__.insert().values(rows[start : start + ROWS_PER_INSERT]))
+                chunk = rows[start : start + ROWS_PER_INSERT]
+                sql, names = self._insert(len(chunk))
+                values = {f"{column}_{i}": row[column] for i, row in enumerate(chunk) for column in ROW_COLUMNS}
+                session.connection().exec_driver_sql(sql, tuple(values[name] for name in names) if names else values)
             # Rasa's lock store lets one server at a time handle the conversation: its last row is ours.
             last_id = self._last_id(sender_id, session)
             session.commit()
@@ -134,6 +138,17 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(row.data) for row in rows], self.domain.slots)
             self._keep(sender_id, _Kept(tracker, len(tracker.events), rows[-1].id))
             return tracker
+
+    @functools.lru_cache(maxsize=ROWS_PER_INSERT)
+    def _insert(self, rows: int) -> tuple[str, tuple[str, ...] | None]:
+        """The SQL of an INSERT of ``rows`` events, each value a parameter ``<column>_<row>``, and
+        the parameters' order when the driver takes them by position (SQLite) rather than by
+        name (psycopg2). Compiled once for each number of rows: SQLAlchemy 1.4 compiles an INSERT
+        of several rows again every time it runs one."""
+        table = self.SQLEvent.__table__
+        statement = table.insert().values([{column: sa.bindparam(f"{column}_{i}") for column in ROW_COLUMNS} for i in range(rows)])
+        compiled = statement.compile(dialect=self.engine.dialect)
+        return str(compiled), tuple(compiled.positiontup) if compiled.positional else None
 
     @functools.cached_property
     def _last_id_query(self) -> Any:  # built once: building it was a tenth of a save
