@@ -281,7 +281,7 @@ def domain_sent(domain: Any) -> dict:
     return kept[1]
 
 
-def _sending_recent_events(original: Callable) -> Callable:
+def _sending_what_the_actions_read(original: Callable) -> Callable:
     """``RemoteAction._action_call_format`` with the tracker's events cut to ``recent_events``
     (only those turned into dictionaries) and the domain to ``domain_sent``."""
 
@@ -307,7 +307,7 @@ KEEPALIVE_SECONDS = 2.0
 _SESSIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> the sessions kept on it
 
 
-class _Kept:
+class _KeptOpen:
     """What ``async with endpoint.session()`` gives, when the session is kept: the session on
     entering, and still open on leaving."""
 
@@ -350,7 +350,7 @@ def _keeping_connections(original: Callable) -> Callable:
             kept = (weakref.ref(loop), made)
             self.__dict__["_bot_session"] = kept
             _SESSIONS.setdefault(loop, []).append(made)
-        return _Kept(kept[1])
+        return _KeptOpen(kept[1])
 
     return session
 
@@ -635,7 +635,7 @@ def install() -> None:
     for kind in (RemoteAction, FormAction):
         _wrap(kind, "run", _saying_so_when_unreachable)
     _wrap(ActionExtractSlots, "_execute_validation_action", _validating_only_what_has_a_validator)
-    _wrap(RemoteAction, "_action_call_format", _sending_recent_events)
+    _wrap(RemoteAction, "_action_call_format", _sending_what_the_actions_read)
     _wrap(EndpointConfig, "session", _keeping_connections)
     _wrap(rasa.core.run, "close_resources", _closing_kept_sessions)
     _wrap(MessageProcessor, "parse_message", _parsing_off_the_event_loop)

@@ -139,16 +139,18 @@ class CachingSQLTrackerStore(SQLTrackerStore):
             self._keep(sender_id, _Kept(tracker, len(tracker.events), rows[-1].id))
             return tracker
 
-    @functools.lru_cache(maxsize=ROWS_PER_INSERT)
     def _insert(self, rows: int) -> tuple[str, tuple[str, ...] | None]:
         """The SQL of an INSERT of ``rows`` events, each value a parameter ``<column>_<row>``, and
         the parameters' order when the driver takes them by position (SQLite) rather than by
         name (psycopg2). Compiled once for each number of rows: SQLAlchemy 1.4 compiles an INSERT
         of several rows again every time it runs one."""
-        table = self.SQLEvent.__table__
-        statement = table.insert().values([{column: sa.bindparam(f"{column}_{i}") for column in ROW_COLUMNS} for i in range(rows)])
-        compiled = statement.compile(dialect=self.engine.dialect)
-        return str(compiled), tuple(compiled.positiontup) if compiled.positional else None
+        inserts = self.__dict__.setdefault("_inserts", {})
+        if rows not in inserts:
+            table = self.SQLEvent.__table__
+            statement = table.insert().values([{column: sa.bindparam(f"{column}_{i}") for column in ROW_COLUMNS} for i in range(rows)])
+            compiled = statement.compile(dialect=self.engine.dialect)
+            inserts[rows] = (str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
+        return inserts[rows]
 
     @functools.cached_property
     def _last_id_query(self) -> Any:  # built once: building it was a tenth of a save
