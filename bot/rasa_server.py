@@ -1,4 +1,4 @@
-"""``python -m bot.rasa_server run …``: Rasa's own command line, with eleven fixes to Rasa 3.6's
+"""``python -m bot.rasa_server run …``: Rasa's own command line, with twelve fixes to Rasa 3.6's
 per-message costs, and one to its silence when the action server cannot be reached, installed
 first. ``make serve`` starts the Rasa server this way; everything
 else (arguments, behaviour, answers) is ``python -m rasa``'s.
@@ -89,6 +89,12 @@ conversations up:
   events set (``trackers.py``: "MUST be re-creatable by processing all the events"). A slot is
   copied as a new object with the same attributes, which is what ``copy.copy`` gives for its
   classes. A tracker with a cut-short history is still replayed. About 160 µs a copy, here 35.
+* **Nothing is deep-copied for a debug line that is thrown away.** Rasa's processor, forms and
+  rule policy deep-copy events, slots and states for their debug log lines
+  (``copy.deepcopy(…)`` as an argument of ``structlogger.debug``) before structlog, at the
+  server's usual level, discards the line. In those modules (``DEBUG_LINE_COPIERS``, whose only use
+  of ``copy`` that is, as a test reads in their source) ``deepcopy`` copies only when structlog
+  keeps debug lines (``--debug``).
 
 And one for the people using it:
 
@@ -552,6 +558,45 @@ def _copying_the_state(original: Callable) -> Callable:
     return copy
 
 
+# Rasa's modules whose only use of ``copy`` is deep-copying what they pass to debug log lines.
+DEBUG_LINE_COPIERS = ("rasa.core.processor", "rasa.core.actions.forms", "rasa.core.policies.rule_policy")
+
+
+@functools.lru_cache(maxsize=None)
+def _keeps_debug_lines(wrapper_class: type) -> bool:
+    """Whether structlog's configured logger class (Rasa's: ``make_filtering_bound_logger`` of
+    the server's log level) keeps debug lines."""
+    import logging
+
+    import structlog
+
+    higher = (logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
+    return not any(wrapper_class is structlog.make_filtering_bound_logger(level) for level in higher)
+
+
+def debug_copy(value: Any, memo: Any = None) -> Any:
+    """``copy.deepcopy`` of a value for a debug log line: the value itself when debug lines are
+    thrown away unread."""
+    import copy
+
+    import structlog
+
+    if _keeps_debug_lines(structlog.get_config()["wrapper_class"]):
+        return copy.deepcopy(value, memo)
+    return value
+
+
+class _CopyForDebugLines:
+    """The ``copy`` module as ``DEBUG_LINE_COPIERS`` see it, with ``debug_copy`` as its ``deepcopy``."""
+
+    deepcopy = staticmethod(debug_copy)
+
+    def __getattr__(self, name: str) -> Any:
+        import copy
+
+        return getattr(copy, name)
+
+
 @functools.lru_cache(maxsize=1)
 def _nlu_thread() -> Any:
     from concurrent.futures import ThreadPoolExecutor
@@ -566,7 +611,6 @@ def _parsing_off_the_event_loop(original: Callable) -> Callable:
     @functools.wraps(original)
     async def parse_message(self: Any, message: Any, tracker: Any = None, only_output_properties: bool = True) -> dict:
         import asyncio
-        import copy
 
         from rasa.core.processor import structlogger
         from rasa.shared.core.trackers import DialogueStateTracker
@@ -580,9 +624,9 @@ def _parsing_off_the_event_loop(original: Callable) -> Callable:
         self._update_full_retrieval_intent(parse_data)
         structlogger.debug(
             "processor.message.parse",
-            parse_data_text=copy.deepcopy(parse_data["text"]),
+            parse_data_text=debug_copy(parse_data["text"]),
             parse_data_intent=parse_data["intent"],
-            parse_data_entities=copy.deepcopy(parse_data["entities"]),
+            parse_data_entities=debug_copy(parse_data["entities"]),
         )
         self._check_for_unseen_features(parse_data)
         return parse_data
@@ -615,6 +659,8 @@ def _wrap(kind: type, name: str, wrapper: Callable[[Callable], Callable]) -> Non
 def install() -> None:
     """Put the fixes in place in this process (idempotent)."""
     global _ORIGINAL_RESOLVE
+    import importlib
+
     import rasa.core.run
     from rasa.core.actions.action import ActionExtractSlots, RemoteAction
     from rasa.core.actions.forms import FormAction
@@ -646,6 +692,8 @@ def install() -> None:
     if (Slot, "__copy__") not in ORIGINALS and "__copy__" not in Slot.__dict__:
         ORIGINALS[Slot, "__copy__"] = None  # Python's own way, as when absent
         Slot.__copy__ = _copy_of_slot
+    for name in DEBUG_LINE_COPIERS:
+        _wrap(importlib.import_module(name), "copy", lambda _: _CopyForDebugLines())
     if not event.contains(Engine, "connect", _on_connect):
         event.listen(Engine, "connect", _on_connect)
 

@@ -609,3 +609,50 @@ def test_rules_matched_as_far_back_as_they_go_are_rasas(rules, conversation):
     lookup = {json.dumps([_STATES[i] for i in rule]): f"action_{n}" for n, rule in enumerate(rules)}
     states = [_STATES[i] for i in conversation]
     assert ours(policy, lookup, states) == rasas(policy, lookup, states)
+
+
+@pytest.mark.parametrize("name", rasa_server.DEBUG_LINE_COPIERS)
+def test_those_modules_deep_copy_only_for_debug_log_lines(name):
+    """Every use of ``copy`` in the module is a ``copy.deepcopy(…)`` handed to ``structlogger.debug``."""
+    import ast
+    import importlib
+    import inspect
+
+    tree = ast.parse(inspect.getsource(importlib.import_module(name)))
+    uses = [node for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == "copy"]
+    in_debug_lines = [
+        keyword.value.func.value
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and ast.unparse(call.func) == "structlogger.debug"
+        for keyword in call.keywords
+        if isinstance(keyword.value, ast.Call) and ast.unparse(keyword.value.func) == "copy.deepcopy"
+    ]
+    assert uses and sorted(map(id, uses)) == sorted(map(id, in_debug_lines))
+
+
+@pytest.fixture
+def structlog_level():
+    """Configure structlog as Rasa does for a level; its configuration restored afterwards."""
+    import structlog
+
+    before = structlog.get_config()
+
+    def configure(level: int) -> None:
+        structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(level))
+
+    yield configure
+    structlog.configure(**before)
+
+
+def test_a_value_is_copied_for_a_debug_line_only_when_debug_lines_are_kept(installed, structlog_level):
+    import logging
+
+    import rasa.core.processor
+
+    value = {"entities": [{"entity": "partnership", "value": "bury-adults"}]}
+    structlog_level(logging.INFO)
+    assert rasa.core.processor.copy.deepcopy(value) is value
+    structlog_level(logging.DEBUG)
+    copied = rasa.core.processor.copy.deepcopy(value)
+    assert copied == value and copied is not value and copied["entities"][0] is not value["entities"][0]
+    assert rasa.core.processor.copy.copy is __import__("copy").copy
