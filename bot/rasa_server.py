@@ -110,7 +110,10 @@ And one for the people using it:
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import functools
+import importlib
 import itertools
 import logging
 import sys
@@ -193,8 +196,6 @@ def _resolve_by_type(type_name: str, default: Any = None) -> Any:
 def action_server_unreachable(error: BaseException) -> bool:
     """Whether ``error`` (or what caused it) means the action server could not be reached or
     could not answer: no connection, a dropped one, a time-out, or a 5xx status."""
-    import asyncio
-
     import aiohttp
 
     seen = set()
@@ -333,8 +334,6 @@ def _keeping_connections(original: Callable) -> Callable:
 
     @functools.wraps(original)
     def session(self: Any) -> Any:
-        import asyncio
-
         import aiohttp
         import ujson
         from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
@@ -363,8 +362,6 @@ def _keeping_connections(original: Callable) -> Callable:
 
 async def close_sessions() -> None:
     """Close the sessions kept on the running event loop."""
-    import asyncio
-
     for made in _SESSIONS.pop(asyncio.get_running_loop(), []):
         await made.close()
 
@@ -511,8 +508,6 @@ def _copy_of_slot(slot: Any) -> Any:
     changes how it is pickled is copied as ``copy.copy`` copies it."""
     kind = type(slot)
     if not _copied_plainly(kind):
-        import copy
-
         return copy._reconstruct(slot, None, *slot.__reduce_ex__(4))
     other = object.__new__(kind)
     other.__dict__.update(slot.__dict__)
@@ -524,9 +519,7 @@ def _copying_the_state(original: Callable) -> Callable:
     tracker and replays every event of the conversation into it (``travel_back_in_time``)."""
 
     @functools.wraps(original)
-    def copy(self: Any) -> Any:
-        import copy as copying
-
+    def copy_of_tracker(self: Any) -> Any:
         from rasa.shared.constants import DEFAULT_SENDER_ID
 
         if type(self.slots) is not dict or self._max_event_history is not None:
@@ -550,12 +543,12 @@ def _copying_the_state(original: Callable) -> Callable:
         other.latest_action = None if self.latest_action is None else dict(self.latest_action)
         other.latest_message = self.latest_message
         other.latest_bot_utterance = self.latest_bot_utterance
-        other.active_loop = copying.copy(self.active_loop)  # a dataclass of flags, or None
+        other.active_loop = copy.copy(self.active_loop)  # a dataclass of flags, or None
         if "_bot_applied" in self.__dict__:  # never changed in place (_applying_new_events_only)
             other._bot_applied = self._bot_applied
         return other
 
-    return copy
+    return copy_of_tracker
 
 
 # Rasa's modules whose only use of ``copy`` is deep-copying what they pass to debug log lines.
@@ -577,8 +570,6 @@ def _keeps_debug_lines(wrapper_class: type) -> bool:
 def debug_copy(value: Any, memo: Any = None) -> Any:
     """``copy.deepcopy`` of a value for a debug log line: the value itself when debug lines are
     thrown away unread."""
-    import copy
-
     import structlog
 
     if _keeps_debug_lines(structlog.get_config()["wrapper_class"]):
@@ -592,8 +583,6 @@ class _CopyForDebugLines:
     deepcopy = staticmethod(debug_copy)
 
     def __getattr__(self, name: str) -> Any:
-        import copy
-
         return getattr(copy, name)
 
 
@@ -610,8 +599,6 @@ def _parsing_off_the_event_loop(original: Callable) -> Callable:
 
     @functools.wraps(original)
     async def parse_message(self: Any, message: Any, tracker: Any = None, only_output_properties: bool = True) -> dict:
-        import asyncio
-
         from rasa.core.processor import structlogger
         from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -659,8 +646,6 @@ def _wrap(kind: type, name: str, wrapper: Callable[[Callable], Callable]) -> Non
 def install() -> None:
     """Put the fixes in place in this process (idempotent)."""
     global _ORIGINAL_RESOLVE
-    import importlib
-
     import rasa.core.run
     from rasa.core.actions.action import ActionExtractSlots, RemoteAction
     from rasa.core.actions.forms import FormAction
